@@ -1,0 +1,58 @@
+/* rumor: error codes shared by every module.
+ *
+ * Every function that can fail returns an rm_err: 0 on success or one of the
+ * negative codes below. rm_strerror() names a code in words; callers that talk
+ * to a person add the file, line, peer or field (see rm_diag). */
+#ifndef RM_ERR_H
+#define RM_ERR_H
+
+#include <stddef.h>
+
+/* X(name, words): the single table that defines every code. */
+#define RM_ERR_TABLE(X)                                                      \
+    X(NOMEM, "out of memory")                                                \
+    X(INVAL, "invalid argument")                                             \
+    X(IO, "input/output error")                                              \
+    X(NOENT, "no such file or directory")                                    \
+    X(RANGE, "value out of range")                                           \
+    X(TOO_LARGE, "size exceeds the allowed maximum")                         \
+    X(DATA_TRUNCATED, "data file is truncated")                              \
+    X(DATA_TRAILING, "data file has bytes after its declared end")           \
+    X(DATA_MAGIC, "data file has a wrong magic number")                      \
+    X(DATA_SHAPE, "data has an unexpected shape")                            \
+    X(DATA_SYNTAX, "data file has a syntax error")                           \
+    X(DATA_INDEX, "feature index out of range")                              \
+    X(DATA_LABEL, "label out of range")                                      \
+    X(MODEL_SPEC, "malformed model specification")                           \
+    X(MISMATCH, "sizes do not match")
+
+typedef enum {
+    RM_OK = 0,
+#define RM_ERR_ENUM(name, words) RM_E##name,
+    RM__ERR_FIRST = -1000,
+    RM_ERR_TABLE(RM_ERR_ENUM)
+#undef RM_ERR_ENUM
+    RM__ERR_END
+} rm_err;
+
+/* Words for an error code; never NULL. Unknown codes give "unknown error". */
+const char *rm_strerror(int err);
+
+/* Short machine name of a code, e.g. "RM_EDATA_MAGIC". */
+const char *rm_err_name(int err);
+
+/* A diagnostic: what exactly went wrong, in words, filled by parsers that can
+ * say more than the code does ("line 17: index 0 is not one-based"). The
+ * library never prints it; the caller adds the file name and prints. */
+typedef struct {
+    char msg[256];
+} rm_diag;
+
+/* Formats into d->msg when d is not NULL. Returns err, so that a parser can
+ * write `return rm_diag_set(d, RM_EDATA_SYNTAX, "line %zu: ...", line);`. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int rm_diag_set(rm_diag *d, int err, const char *fmt, ...);
+
+#endif

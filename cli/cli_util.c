@@ -1,0 +1,162 @@
+#include "cli/cli_util.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+double rm_cli_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+double rm_cli_peak_rss_mb(void) {
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        return 0.0;
+    return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
+}
+
+void rm_cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "rumor %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+bool rm_cli_parse_u64(const char *cmd, const char *flag, const char *s,
+                      uint64_t min, uint64_t max, uint64_t *out) {
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end != '\0' || s[0] == '-' || v < min || v > max) {
+        rm_cli_error(cmd, "%s: '%s' is not a whole number in %llu..%llu", flag,
+                     s, (unsigned long long)min, (unsigned long long)max);
+        return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool rm_cli_parse_float(const char *cmd, const char *flag, const char *s,
+                        double min, double max, float *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end != '\0' || !isfinite(v) || v < min || v > max) {
+        rm_cli_error(cmd, "%s: '%s' is not a number in [%g, %g]", flag, s, min,
+                     max);
+        return false;
+    }
+    *out = (float)v;
+    return true;
+}
+
+static bool is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool ends_with(const char *s, const char *suffix) {
+    size_t n = strlen(s), m = strlen(suffix);
+    return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* Reads one CSV or libsvm file, chosen by its name. */
+static bool load_file(const char *cmd, const char *path, rm_dataset *out) {
+    rm_diag diag = {{0}};
+    rm_err err;
+    if (ends_with(path, ".csv") || ends_with(path, ".csv.gz"))
+        err = rm_csv_read(path, 0, out, &diag);
+    else
+        err = rm_libsvm_read(path, 0, out, &diag);
+    if (err) {
+        rm_cli_error(cmd, "%s: %s%s%s", path, rm_strerror(err),
+                     diag.msg[0] ? ": " : "", diag.msg);
+        return false;
+    }
+    return true;
+}
+
+bool rm_cli_load_data(const char *cmd, const char *data, const char *test_path,
+                      double test_fraction, uint64_t seed, rm_dataset *train,
+                      rm_dataset *test) {
+    rm_diag diag = {{0}};
+    const char *dir = NULL;
+    if (strcmp(data, "fashion-mnist") == 0)
+        dir = RM_FASHION_MNIST_DIR;
+    else if (strncmp(data, "mnist:", 6) == 0)
+        dir = data + 6;
+    else if (is_dir(data))
+        dir = data;
+    if (dir) {
+        rm_err err = rm_mnist_read_dir(dir, train, test, &diag);
+        if (err) {
+            rm_cli_error(cmd, "%s%s%s", diag.msg[0] ? diag.msg : dir,
+                         diag.msg[0] ? "" : ": ", diag.msg[0] ? "" : rm_strerror(err));
+            if (strcmp(data, "fashion-mnist") == 0 && err == RM_ENOENT)
+                fprintf(stderr, "  (install it with: apt-get install dataset-fashion-mnist)\n");
+            return false;
+        }
+        if (test_path) {
+            rm_dataset_free(test);
+            if (!load_file(cmd, test_path, test)) {
+                rm_dataset_free(train);
+                return false;
+            }
+        }
+        return true;
+    }
+    if (test_path)
+        return load_file(cmd, data, train) && load_file(cmd, test_path, test);
+    rm_dataset all = {0};
+    if (!load_file(cmd, data, &all))
+        return false;
+    rm_rng rng;
+    rm_rng_seed_stream(&rng, seed, 0x5eed5);
+    rm_err err = rm_dataset_split(&all, test_fraction, &rng, train, test);
+    rm_dataset_free(&all);
+    if (err) {
+        rm_cli_error(cmd, "%s: cannot split off a test set: %s", data,
+                     rm_strerror(err));
+        return false;
+    }
+    return true;
+}
+
+void rm_progress_init(rm_progress *p) {
+    p->on = isatty(STDOUT_FILENO) == 1;
+    p->last_draw = 0.0;
+}
+
+void rm_progress_draw(rm_progress *p, double frac, const char *text) {
+    if (!p->on)
+        return;
+    double now = rm_cli_now();
+    if (now - p->last_draw < 0.1 && frac < 1.0)
+        return;
+    p->last_draw = now;
+    enum { WIDTH = 30 };
+    int fill = (int)(frac * WIDTH + 0.5);
+    char bar[WIDTH + 1];
+    for (int i = 0; i < WIDTH; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[WIDTH] = '\0';
+    printf("\r[%s] %3d%%  %s\033[K", bar, (int)(frac * 100.0 + 0.5), text);
+    fflush(stdout);
+}
+
+void rm_progress_clear(rm_progress *p) {
+    if (!p->on)
+        return;
+    printf("\r\033[K");
+    fflush(stdout);
+}

@@ -1,0 +1,9 @@
+/* rumor CLI: one entry point per subcommand, each in its own cmd_*.c.
+ * Each takes argv with argv[0] = the subcommand's name and returns the
+ * process exit code (0 ok, 1 failure, 2 usage error). */
+#ifndef RM_COMMANDS_H
+#define RM_COMMANDS_H
+
+int rm_cmd_train(int argc, char **argv);
+
+#endif
