@@ -40,7 +40,8 @@ typedef struct {
 /* Frees what the dataset owns and zeroes it. Safe on a zeroed dataset. */
 void rm_dataset_free(rm_dataset *ds);
 
-/* Allocates an empty (n, d) dataset of the given dtype, zero-filled.
+/* Allocates an empty (n, d) dataset of the given dtype, zero-filled, scale
+ * 1, classes 0. n may be 0 (an empty shard); d may not.
  * Errors: RM_EINVAL, RM_ETOO_LARGE, RM_ENOMEM. */
 rm_err rm_dataset_alloc(rm_dataset *out, size_t n, size_t d, rm_dtype dtype);
 
@@ -50,7 +51,8 @@ rm_err rm_dataset_subset(const rm_dataset *src, const uint32_t *idx, size_t m,
                          rm_dataset *out);
 
 /* Converts rows idx[0..m) into the float batch x (m, d) and labels y (m).
- * This is the only place stored widths become float. y may be NULL. */
+ * This is the only place stored widths become float. y may be NULL. Every
+ * idx[i] must be < ds->n (asserted). O(m * d), vectorised. */
 void rm_dataset_gather(const rm_dataset *ds, const uint32_t *idx, size_t m,
                        float *x, int32_t *y);
 
@@ -79,32 +81,42 @@ rm_err rm_idx_read_pair(const char *images_path, const char *labels_path,
 /* Reads a libsvm / svmlight file as Spark MLlib does: each line is
  * `label index:value index:value ...` with one-based, strictly increasing
  * indices; `qid:N` is ignored; '#' starts a comment; blank lines are skipped.
- * Labels -1/+1 become 0/1; otherwise labels must be integers 0..K-1.
- * `features` 0 means the largest index seen. Dense float rows, scale 1.
+ * Labels -1/+1 become 0/1; otherwise labels must be integers 0..K-1, and
+ * -1 may not share a file with labels other than +1 (-1 and 0 would both
+ * become 0). `features` 0 means the largest index seen. Dense float rows,
+ * scale 1; classes is 1 + the largest label (2 for a -1/+1 file).
  * Errors: RM_ENOENT, RM_EIO, RM_EDATA_SYNTAX, RM_EDATA_INDEX,
- * RM_EDATA_LABEL, RM_ETOO_LARGE, RM_ENOMEM; diag gives "line N: ...". */
+ * RM_EDATA_LABEL, RM_EDATA_SHAPE (no rows, or no features), RM_ETOO_LARGE,
+ * RM_EDATA_TRUNCATED (a gzip stream cut short), RM_ENOMEM;
+ * diag gives "line N: ...". */
 rm_err rm_libsvm_read(const char *path, size_t features, rm_dataset *out,
                       rm_diag *diag);
 
 /* Reads a CSV file of numbers: one row per line, comma separated, the label
  * in column `label_col` (negative counts from the end: -1 is the last). A
  * first line that is not numeric is taken as a header and skipped. Every row
- * must have the same number of columns. Labels must be integers 0..K-1.
- * Errors: as rm_libsvm_read, plus RM_EDATA_SHAPE for a ragged row. */
+ * must have the same number of columns (at least 2). Labels must be
+ * integers 0..K-1. No quoting; blank lines are skipped.
+ * Errors: as rm_libsvm_read, plus RM_EDATA_SHAPE for a ragged row, a label
+ * column outside the row, or no data rows; diag gives "line N: ..." or
+ * "line N, column C: ...". */
 rm_err rm_csv_read(const char *path, int label_col, rm_dataset *out,
                    rm_diag *diag);
 
 /* Reads the Fashion-MNIST (or MNIST) IDX files from a directory holding
  * train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz],
- * t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz].
- * diag names the file that failed. */
+ * t10k-images-idx3-ubyte[.gz], t10k-labels-idx1-ubyte[.gz]; 10 classes.
+ * Errors: those of rm_idx_read_pair (RM_ENOENT when neither NAME nor
+ * NAME.gz exists), RM_EMISMATCH when train and test rows differ in width,
+ * RM_EINVAL for a path too long. diag names the file that failed. */
 rm_err rm_mnist_read_dir(const char *dir, rm_dataset *train, rm_dataset *test,
                          rm_diag *diag);
 
 /* ---- cutting up -------------------------------------------------------- */
 
 /* Splits ds into train and test rows by a seeded shuffle; test gets
- * round(n * test_fraction) rows. Errors: RM_EINVAL, RM_ENOMEM. */
+ * round(n * test_fraction) rows; both keep the rows in their order in ds.
+ * Errors: RM_EINVAL (test_fraction outside [0, 1]), RM_ENOMEM. */
 rm_err rm_dataset_split(const rm_dataset *ds, double test_fraction, rm_rng *rng,
                         rm_dataset *train, rm_dataset *test);
 
@@ -114,12 +126,15 @@ typedef enum { RM_SHARD_IID = 1, RM_SHARD_LABEL_SKEW = 2 } rm_shard_kind;
  * into near-equal parts. LABEL_SKEW: for each class, shares over the peers
  * are drawn from Dirichlet(alpha) and that class's rows are dealt out in
  * those shares (Hsu et al. 2019); smaller alpha, more skew. On success
- * shard_of[i] is row i's shard. Errors: RM_EINVAL, RM_ENOMEM. */
+ * shard_of[i] is row i's shard; a shard may be empty. Deterministic for the
+ * state of rng. O(n + classes * peers).
+ * Errors: RM_EINVAL (peers 0, unknown kind, alpha not > 0, a label outside
+ * 0..classes-1), RM_ENOMEM. */
 rm_err rm_dataset_shard(const rm_dataset *ds, uint32_t peers,
                         rm_shard_kind kind, double alpha, rm_rng *rng,
                         uint32_t *shard_of);
 
-/* The rows of shard `which` as a new dataset, in row order.
+/* The rows of shard `which` as a new dataset, in row order (n 0 if none).
  * Errors: RM_ENOMEM. */
 rm_err rm_dataset_take_shard(const rm_dataset *ds, const uint32_t *shard_of,
                              uint32_t which, rm_dataset *out);

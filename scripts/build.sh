@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 kind=${1:-release}
 case "$kind" in
-  release) dir=${2:-build}; flags=(-DCMAKE_BUILD_TYPE=Release) ;;
-  asan)    dir=${2:-build-asan}; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUMOR_SANITIZE=ON) ;;
+  release) dir=${2:-build}; flags=(-DCMAKE_BUILD_TYPE=Release -DRUMOR_TESTS=ON -DRUMOR_SANITIZE=OFF) ;;
+  asan)    dir=${2:-build-asan}; flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DRUMOR_TESTS=ON -DRUMOR_SANITIZE=ON) ;;
   *) echo "usage: scripts/build.sh [release|asan] [DIR]" >&2; exit 2 ;;
 esac
 cmake -S . -B "$dir" "${flags[@]}" >/dev/null
