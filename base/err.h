@@ -24,7 +24,12 @@
     X(DATA_INDEX, "feature index out of range")                              \
     X(DATA_LABEL, "label out of range")                                      \
     X(MODEL_SPEC, "malformed model specification")                           \
-    X(MISMATCH, "sizes do not match")
+    X(MISMATCH, "sizes do not match")                                        \
+    X(WIRE_TRUNCATED, "frame is truncated")                                  \
+    X(WIRE_TOO_LARGE, "frame exceeds the allowed size")                      \
+    X(WIRE_BAD_VERSION, "frame has an unknown protocol version")             \
+    X(WIRE_BAD_TYPE, "frame has an unknown type")                            \
+    X(WIRE_MALFORMED, "frame is malformed")
 
 typedef enum {
     RM_OK = 0,

@@ -1,0 +1,139 @@
+/* rumor: the gossip wire format (docs/PROTOCOL.md describes every field).
+ *
+ * Little-endian, explicit widths, no struct casts. A frame is
+ *
+ *     u32 length | u8 version | u8 type | u16 flags | body
+ *
+ * where `length` counts the bytes after itself (version..end of body), so a
+ * stream reader reads 4 bytes, checks the length against its maximum, then
+ * reads exactly that many. Decoders check every length against the bytes
+ * that remain and against the configured maxima before they read, and
+ * return a named error. Decoding borrows: pointers in a decoded frame point
+ * into the input buffer and live as long as it does. */
+#ifndef RM_WIRE_H
+#define RM_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+
+#define RM_WIRE_VERSION 1
+#define RM_WIRE_HEADER_BYTES 8      /* length, version, type, flags */
+#define RM_ID_BYTES 32              /* a peer's id: its X25519 public key */
+#define RM_ADDR_MAX 255             /* bytes of an address string */
+#define RM_VIEW_ENTRIES_MAX 64      /* view entries piggybacked per frame */
+
+typedef enum {
+    RM_FRAME_HELLO = 1,      /* who I am, my incarnation, my model's shape */
+    RM_FRAME_PUSH = 2,       /* exchange opener: my model (full or delta) */
+    RM_FRAME_PULL_REPLY = 3, /* answer to PUSH: my model as it was */
+    RM_FRAME_NEED_FULL = 4,  /* I lack the base of your delta: send it full */
+    RM_FRAME_VIEW = 5,       /* membership entries, on their own */
+    RM_FRAME_LEAVE = 6,      /* I am leaving cleanly */
+    RM_FRAME_PING = 7,
+    RM_FRAME_ACK = 8,
+    RM_FRAME_TYPE_END
+} rm_frame_type;
+
+/* How a model payload is encoded. */
+typedef enum {
+    RM_ENC_F32 = 0,        /* n float32: the whole model (a key frame) */
+    RM_ENC_F32_DELTA = 1,  /* n float32: model minus the base */
+    RM_ENC_I8_DELTA = 2,   /* model minus the base, int8 with one f32 scale
+                              per chunk of `chunk` values */
+    RM_ENC_END
+} rm_encoding;
+
+/* One membership entry as it travels. */
+typedef struct {
+    uint8_t id[RM_ID_BYTES];
+    uint64_t incarnation;
+    uint32_t age;            /* exchanges since the sender last heard of it */
+    uint8_t addr_len;
+    char addr[RM_ADDR_MAX + 1]; /* NUL-terminated after decoding */
+} rm_wire_entry;
+
+/* A model payload. On encode, exactly one of f32 / (i8, scales) is read;
+ * on decode, `bytes` points at the raw little-endian payload in the input
+ * and rm_wire_payload_f32 / _i8 turn it into values. */
+typedef struct {
+    uint8_t encoding;        /* rm_encoding */
+    uint32_t n;              /* values in the model */
+    uint32_t chunk;          /* RM_ENC_I8_DELTA: values per scale */
+    const float *f32;        /* encode: (n) */
+    const int8_t *i8;        /* encode: (n) */
+    const float *scales;     /* encode: (ceil(n / chunk)) */
+    const uint8_t *bytes;    /* decode: the payload as sent */
+    size_t nbytes;
+} rm_wire_model;
+
+/* PUSH and PULL_REPLY share one body. */
+typedef struct {
+    uint64_t exchange;       /* chosen by the initiator, echoed in the reply */
+    uint64_t incarnation;    /* the sender's */
+    uint64_t version;        /* the sender's model version */
+    uint64_t base;           /* base this delta is against (0: key frame) */
+    uint64_t samples;        /* samples the sender has trained on (age merge) */
+    double weight;           /* push-sum weight carried with the model */
+    uint8_t nentries;
+    rm_wire_entry entries[RM_VIEW_ENTRIES_MAX];
+    rm_wire_model model;
+} rm_wire_exchange;
+
+typedef struct {
+    uint8_t id[RM_ID_BYTES];
+    uint64_t incarnation;
+    uint32_t model_n;        /* floats in the sender's model */
+    uint32_t model_tag;      /* hash of the model's descriptor: shapes must agree */
+    uint8_t addr_len;
+    char addr[RM_ADDR_MAX + 1];
+} rm_wire_hello;
+
+typedef struct {
+    uint8_t type;            /* rm_frame_type */
+    uint16_t flags;          /* reserved, 0 */
+    union {
+        rm_wire_hello hello;
+        rm_wire_exchange ex;                 /* PUSH, PULL_REPLY */
+        struct { uint64_t exchange, base; } need_full;
+        struct { uint8_t nentries; rm_wire_entry entries[RM_VIEW_ENTRIES_MAX]; } view;
+        struct { uint64_t incarnation; } leave;
+        struct { uint64_t nonce; } ping;     /* PING and ACK */
+    } u;
+} rm_frame;
+
+/* Limits a decoder enforces; a receiver sets them from its own model. */
+typedef struct {
+    size_t frame_bytes_max;  /* whole frame, header included */
+    uint32_t model_n_max;    /* values in a model payload */
+} rm_wire_limits;
+
+/* Bytes rm_wire_encode will write for f. */
+size_t rm_wire_encoded_size(const rm_frame *f);
+
+/* Encodes f into buf (cap bytes); *len gets the frame's size.
+ * Errors: RM_EWIRE_TOO_LARGE (cap too small), RM_EWIRE_BAD_TYPE,
+ * RM_EINVAL (an entry count, address length or encoding out of range). */
+rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len);
+
+/* Reads the length prefix of a frame that starts at buf (at least 4 bytes)
+ * and returns the whole frame's size, or a negative error:
+ * RM_EWIRE_TRUNCATED (fewer than 4 bytes), RM_EWIRE_TOO_LARGE (beyond
+ * lim->frame_bytes_max), RM_EWIRE_MALFORMED (shorter than a header). */
+int64_t rm_wire_frame_size(const uint8_t *buf, size_t len, const rm_wire_limits *lim);
+
+/* Decodes exactly one frame of len bytes. Errors: RM_EWIRE_TRUNCATED,
+ * RM_EWIRE_TOO_LARGE, RM_EWIRE_BAD_VERSION, RM_EWIRE_BAD_TYPE,
+ * RM_EWIRE_MALFORMED (a field out of range, trailing bytes, a length that
+ * disagrees with the frame). */
+rm_err rm_wire_decode(const uint8_t *buf, size_t len, const rm_wire_limits *lim,
+                      rm_frame *out);
+
+/* Decodes a RM_ENC_F32 or RM_ENC_F32_DELTA payload into dst (m->n floats). */
+void rm_wire_payload_f32(const rm_wire_model *m, float *dst);
+
+/* Decodes a RM_ENC_I8_DELTA payload: dst[i] = q[i] * scale[i / chunk]. */
+void rm_wire_payload_i8(const rm_wire_model *m, float *dst);
+
+#endif
