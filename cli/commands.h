@@ -5,5 +5,6 @@
 #define RM_COMMANDS_H
 
 int rm_cmd_train(int argc, char **argv);
+int rm_cmd_sim(int argc, char **argv);
 
 #endif

@@ -54,9 +54,14 @@ typedef struct {
     char addr[RM_ADDR_MAX + 1]; /* NUL-terminated after decoding */
 } rm_wire_entry;
 
-/* A model payload. On encode, exactly one of f32 / (i8, scales) is read;
- * on decode, `bytes` points at the raw little-endian payload in the input
- * and rm_wire_payload_f32 / _i8 turn it into values. */
+/* A model payload. On encode, exactly one of f32 / (i8, scales) is read
+ * (it may be NULL when n is 0). On decode, f32, i8 and scales are NULL,
+ * chunk is 0 unless the encoding is RM_ENC_I8_DELTA, and `bytes` points at
+ * the raw little-endian payload in the input (it may be unaligned):
+ * n float32 for the F32 encodings (nbytes = 4 n), or ceil(n / chunk)
+ * float32 scales followed by n int8 for RM_ENC_I8_DELTA. The decoder checks
+ * the payload's size, never its values: rm_wire_payload_f32 / _i8 turn it
+ * into floats, and the caller checks those (NaN, norm). */
 typedef struct {
     uint8_t encoding;        /* rm_encoding */
     uint32_t n;              /* values in the model */
@@ -109,12 +114,19 @@ typedef struct {
     uint32_t model_n_max;    /* values in a model payload */
 } rm_wire_limits;
 
-/* Bytes rm_wire_encode will write for f. */
+/* Bytes rm_wire_encode will write for f, or 0 when f cannot be encoded
+ * (rm_wire_encode says why). O(nentries) plus a scan of each address. */
 size_t rm_wire_encoded_size(const rm_frame *f);
 
-/* Encodes f into buf (cap bytes); *len gets the frame's size.
- * Errors: RM_EWIRE_TOO_LARGE (cap too small), RM_EWIRE_BAD_TYPE,
- * RM_EINVAL (an entry count, address length or encoding out of range). */
+/* Encodes f into buf (cap bytes); *len gets the frame's size. The encoder
+ * refuses whatever the decoder would refuse, so that a frame it writes
+ * always decodes. On error nothing is written to *len and buf's contents
+ * are unspecified.
+ * Errors: RM_EWIRE_TOO_LARGE (cap too small, or the frame's length would
+ * not fit its u32 field), RM_EWIRE_BAD_TYPE, RM_EINVAL (flags not 0, an
+ * entry count above RM_VIEW_ENTRIES_MAX, an address holding a NUL byte, an
+ * unknown encoding, a chunk of 0, a NULL payload pointer with n > 0, a
+ * weight that is NaN or infinite). */
 rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len);
 
 /* Reads the length prefix of a frame that starts at buf (at least 4 bytes)
@@ -123,17 +135,26 @@ rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len);
  * lim->frame_bytes_max), RM_EWIRE_MALFORMED (shorter than a header). */
 int64_t rm_wire_frame_size(const uint8_t *buf, size_t len, const rm_wire_limits *lim);
 
-/* Decodes exactly one frame of len bytes. Errors: RM_EWIRE_TRUNCATED,
- * RM_EWIRE_TOO_LARGE, RM_EWIRE_BAD_VERSION, RM_EWIRE_BAD_TYPE,
- * RM_EWIRE_MALFORMED (a field out of range, trailing bytes, a length that
- * disagrees with the frame). */
+/* Decodes exactly one frame of len bytes; lim must not be NULL. Errors:
+ * RM_EWIRE_TRUNCATED (len below the declared size, or a field that runs
+ * past the end), RM_EWIRE_TOO_LARGE (the frame beyond lim->frame_bytes_max,
+ * a model beyond lim->model_n_max), RM_EWIRE_BAD_VERSION,
+ * RM_EWIRE_BAD_TYPE, RM_EWIRE_MALFORMED (flags not 0, a field out of range,
+ * an address holding a NUL byte, a NaN or infinite weight, trailing bytes,
+ * len above the declared size). On error *out is unspecified. On success
+ * only the fields of out->type's member are written (entries up to
+ * nentries), and payload pointers borrow from buf. Cost: O(nentries) and
+ * the address bytes; the model payload is not touched. */
 rm_err rm_wire_decode(const uint8_t *buf, size_t len, const rm_wire_limits *lim,
                       rm_frame *out);
 
-/* Decodes a RM_ENC_F32 or RM_ENC_F32_DELTA payload into dst (m->n floats). */
+/* Decodes a RM_ENC_F32 or RM_ENC_F32_DELTA payload into dst (m->n floats).
+ * m comes from a successful rm_wire_decode. A memcpy on little-endian
+ * hosts. */
 void rm_wire_payload_f32(const rm_wire_model *m, float *dst);
 
-/* Decodes a RM_ENC_I8_DELTA payload: dst[i] = q[i] * scale[i / chunk]. */
+/* Decodes a RM_ENC_I8_DELTA payload: dst[i] = q[i] * scale[i / chunk].
+ * m comes from a successful rm_wire_decode; dst holds m->n floats. */
 void rm_wire_payload_i8(const rm_wire_model *m, float *dst);
 
 #endif

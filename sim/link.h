@@ -34,14 +34,31 @@ typedef struct {
     uint8_t ge_bad;           /* Gilbert-Elliott state: 1 = bad */
 } rm_link_state;
 
-/* A model with no delay, loss or limit. */
+/* A model with no delay, loss or limit: every message arrives at now, once,
+ * in order. */
 void rm_link_model_ideal(rm_link_model *m);
 
-/* Sends `bytes` at now_us over a directed link. Fills arrive_us[0..n) and
- * returns n: 0 when lost, 2 when duplicated. Serialisation delay is
- * bytes / bandwidth after the wire is free; messages stay in order unless
- * this one was picked to reorder (then it skips the FIFO clamp). The order
- * of draws from rng is fixed, so a seed replays the same fates. */
+/* Sends `bytes` at now_us over a directed link whose state *s started zeroed
+ * (good GE state, idle wire). Fills arrive_us[0..n) and returns n: 0 when
+ * lost, 2 when duplicated (arrive_us[1] >= arrive_us[0]). Probabilities must
+ * lie in [0, 1] (asserted).
+ *
+ * In order: when ge_on, the Gilbert-Elliott state steps once; the message is
+ * lost if the Bernoulli `loss` or the (new) GE state's loss says so; it is
+ * serialised from max(now, busy_until) for bytes / bandwidth (a lost message
+ * holds the wire too: it was sent and the network dropped it); it arrives
+ * latency + jitter (ms, rounded to us) after serialisation ends; unless it
+ * drew `reorder`, it arrives no earlier than the link's last arrival (FIFO);
+ * last arrival becomes the later of the two; and with probability
+ * `duplicate` a copy arrives one more latency draw after it (the copy does not
+ * move the FIFO mark: later messages may overtake it).
+ *
+ * Draws from rng, the same on every call whatever the model's probabilities
+ * and whatever the message's fate: five uniforms (GE step, GE loss, loss,
+ * reorder, duplicate, drawn even when ge_on is false or a probability is 0),
+ * then a latency, a jitter and a second latency sample (rm_dist_sample's
+ * count each). So a seed replays the same fates, and changing one
+ * probability changes no other message's draws. */
 int rm_link_send(const rm_link_model *m, rm_link_state *s, uint64_t now_us,
                  uint64_t bytes, rm_rng *rng, uint64_t arrive_us[2]);
 

@@ -1,0 +1,92 @@
+#include "gossip/merge.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/hot.h"
+
+int rm_merge_rule_parse(const char *s) {
+    if (strcmp(s, "pairwise") == 0)
+        return RM_MERGE_PAIRWISE;
+    if (strcmp(s, "age") == 0)
+        return RM_MERGE_AGE;
+    if (strcmp(s, "pushsum") == 0)
+        return RM_MERGE_PUSHSUM;
+    return -1;
+}
+
+const char *rm_merge_rule_name(rm_merge_rule r) {
+    static const char *names[] = {"pairwise", "age", "pushsum"};
+    return r < RM_MERGE_END ? names[r] : "?";
+}
+
+RM_HOT void rm_vec_axpby(float *restrict x, const float *restrict y, float a,
+                         float b, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] = a * x[i] + b * y[i];
+}
+
+/* Float accumulation in 16 independent lanes (vectorisable without
+ * reassociating a single sum), folded into double at the end. */
+RM_HOT void rm_vec_norm2(const float *restrict x, const float *restrict y,
+                         size_t n, double *nx, double *ny) {
+    float ax[16] = {0}, ay[16] = {0};
+    size_t i = 0;
+    if (y) {
+        for (; i + 16 <= n; i += 16)
+            for (int k = 0; k < 16; k++) {
+                ax[k] += x[i + k] * x[i + k];
+                ay[k] += y[i + k] * y[i + k];
+            }
+        for (; i < n; i++) {
+            ax[0] += x[i] * x[i];
+            ay[0] += y[i] * y[i];
+        }
+    } else {
+        for (; i + 16 <= n; i += 16)
+            for (int k = 0; k < 16; k++)
+                ax[k] += x[i + k] * x[i + k];
+        for (; i < n; i++)
+            ax[0] += x[i] * x[i];
+    }
+    double sx = 0.0, sy = 0.0;
+    for (int k = 0; k < 16; k++) {
+        sx += ax[k];
+        sy += ay[k];
+    }
+    *nx = sx;
+    if (y)
+        *ny = sy;
+}
+
+RM_HOT void rm_vec_sub(float *restrict d, const float *restrict x,
+                       const float *restrict base, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        d[i] = x[i] - base[i];
+}
+
+RM_HOT void rm_vec_add(float *restrict x, const float *restrict y, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        x[i] += y[i];
+}
+
+void rm_vec_quantize_i8(float *d, int8_t *q, float *scale, size_t n,
+                        uint32_t chunk) {
+    for (size_t c = 0, at = 0; at < n; c++, at += chunk) {
+        size_t end = at + chunk < n ? at + chunk : n;
+        float max = 0.0f;
+        for (size_t i = at; i < end; i++)
+            max = fmaxf(max, fabsf(d[i]));
+        float s = isfinite(max) && max > 0.0f ? max / 127.0f : 0.0f;
+        float inv = s > 0.0f ? 1.0f / s : 0.0f;
+        scale[c] = s;
+        for (size_t i = at; i < end; i++) {
+            float v = roundf(d[i] * inv);
+            if (isnan(v))
+                v = 0.0f;
+            v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            q[i] = (int8_t)v;
+            d[i] = v * s;
+        }
+    }
+}

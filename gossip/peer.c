@@ -1,0 +1,710 @@
+/* The peer core: exchanges, merges, deltas and membership, driven by
+ * inputs and answering with actions. See peer.h for the contract and
+ * docs/PROTOCOL.md for the exchange. */
+#include "gossip/peer.h"
+
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/str.h"
+#include "gossip/view.h"
+
+/* A base shared with one neighbour: the vector both sides hold under `id`,
+ * against which deltas are computed. */
+typedef struct {
+    uint8_t peer[RM_ID_BYTES];
+    uint64_t id;
+    uint64_t used;           /* for least-recently-used eviction */
+    float *v;                /* (n) */
+} rm_base;
+
+/* A frame that arrived while a step was running. */
+typedef struct {
+    uint8_t peer[RM_ID_BYTES];
+    uint8_t *bytes;
+    size_t len;
+} rm_pending;
+
+struct rm_peer {
+    rm_peer_config cfg;
+    rm_rng rng;
+    rm_view view;
+    rm_peer_stats st;
+    rm_wire_limits lim;
+    uint64_t version;        /* ++ on every step and merge */
+    uint64_t weight;         /* push-sum weight */
+    uint64_t age_samples;    /* samples behind the model (age merge) */
+    uint64_t clock;          /* counts base uses */
+    bool stepping, training, gossip_due;
+    rm_time_us next_gossip;
+    struct {
+        bool active;
+        uint64_t id;
+        uint8_t peer[RM_ID_BYTES];
+        char addr[RM_PEER_ADDR_MAX + 1];
+        rm_time_us deadline;
+        uint64_t sent_weight;
+    } ex;
+    rm_pending *pending;     /* (cfg.pending_max) */
+    uint32_t npending;
+    rm_action *out;          /* FIFO of actions: out[head .. len) */
+    uint32_t out_head, out_len, out_cap;
+    rm_base *bases;          /* (cfg.delta_bases_max) when deltas are on */
+    uint32_t nbases;
+    float *scratch;          /* (n): a decoded incoming model */
+    bool own_scratch;
+    float *dscratch;         /* (n): an outgoing delta */
+    int8_t *qscratch;        /* (n): its int8 form */
+    float *sscratch;         /* (n / chunk + 1): its scales */
+};
+
+void rm_peer_config_default(rm_peer_config *c) {
+    memset(c, 0, sizeof *c);
+    c->merge = RM_MERGE_PAIRWISE;
+    c->gossip_interval_us = 100000;
+    c->exchange_timeout_us = 400000;
+    c->view_max = 16;
+    c->shuffle_len = 4;
+    c->view_shuffle = true;
+    c->suspect_after = 2;
+    c->drop_after = 4;
+    c->train = true;
+    c->norm_ratio_max = 100.0;
+    c->norm_abs_max = 1e3;
+    c->stale_versions_max = 1000;
+    c->delta_chunk = 256;
+    c->delta_bases_max = 16;
+    c->pending_max = 32;
+}
+
+/* ---- actions ------------------------------------------------------------ */
+
+static rm_action *push_action(rm_peer *p, rm_action_kind kind) {
+    if (p->out_head == p->out_len)
+        p->out_head = p->out_len = 0;
+    if (p->out_len == p->out_cap) {
+        uint32_t cap = p->out_cap ? p->out_cap * 2 : 4;
+        rm_action *a = realloc(p->out, cap * sizeof *a);
+        if (!a)
+            return NULL;
+        p->out = a;
+        p->out_cap = cap;
+    }
+    rm_action *a = &p->out[p->out_len++];
+    memset(a, 0, sizeof *a);
+    a->kind = kind;
+    return a;
+}
+
+static void copy_addr(char *dst, const char *src) {
+    size_t n = src ? rm_strnlen(src, RM_PEER_ADDR_MAX) : 0;
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* Encodes f and queues it for `to`. A frame that cannot be encoded or
+ * allocated is not sent (the exchange then times out, as on a lossy link). */
+static void send_frame(rm_peer *p, const uint8_t *to, const char *addr,
+                       const rm_frame *f) {
+    size_t size = rm_wire_encoded_size(f), len;
+    uint8_t *buf = malloc(size);
+    if (!buf)
+        return;
+    if (rm_wire_encode(f, buf, size, &len) != RM_OK) {
+        free(buf);
+        return;
+    }
+    rm_action *a = push_action(p, RM_ACT_SEND);
+    if (!a) {
+        free(buf);
+        return;
+    }
+    memcpy(a->peer, to, RM_ID_BYTES);
+    copy_addr(a->addr, addr);
+    a->bytes = buf;
+    a->len = len;
+    p->st.frames_out++;
+    p->st.bytes_out += len;
+}
+
+static void close_peer(rm_peer *p, const uint8_t *peer) {
+    rm_action *a = push_action(p, RM_ACT_CLOSE);
+    if (a)
+        memcpy(a->peer, peer, RM_ID_BYTES);
+}
+
+static void maybe_step(rm_peer *p) {
+    if (!p->training || p->stepping)
+        return;
+    if (p->cfg.max_steps && p->st.steps >= p->cfg.max_steps)
+        return;
+    if (push_action(p, RM_ACT_RUN_STEP))
+        p->stepping = true;
+}
+
+/* ---- delta bases -------------------------------------------------------- */
+
+static rm_base *find_base(rm_peer *p, const uint8_t *peer) {
+    for (uint32_t i = 0; i < p->nbases; i++)
+        if (memcmp(p->bases[i].peer, peer, RM_ID_BYTES) == 0)
+            return &p->bases[i];
+    return NULL;
+}
+
+/* The base slot for peer, evicting the least recently used when full. */
+static rm_base *base_slot(rm_peer *p, const uint8_t *peer) {
+    rm_base *b = find_base(p, peer);
+    if (b)
+        return b;
+    if (p->nbases < p->cfg.delta_bases_max) {
+        b = &p->bases[p->nbases];
+        if (!b->v && !(b->v = malloc((size_t)p->cfg.n * sizeof(float))))
+            return NULL;
+        p->nbases++;
+    } else {
+        b = &p->bases[0];
+        for (uint32_t i = 1; i < p->nbases; i++)
+            if (p->bases[i].used < b->used)
+                b = &p->bases[i];
+    }
+    memcpy(b->peer, peer, RM_ID_BYTES);
+    b->id = 0;
+    return b;
+}
+
+static void drop_base(rm_peer *p, const uint8_t *peer) {
+    rm_base *b = find_base(p, peer);
+    if (b)
+        b->id = 0;
+}
+
+/* Fills m with the local model for `peer`: a delta against the base with
+ * id `base_id` when deltas are on and that base is held, else the whole
+ * model. When `rebase` is not NULL, the vector the receiver will
+ * reconstruct is written there (it becomes the next shared base). Returns
+ * the base id used (0: a key frame). */
+static uint64_t fill_model(rm_peer *p, const uint8_t *peer, uint64_t base_id,
+                           rm_wire_model *m, float *rebase) {
+    const uint32_t n = p->cfg.n;
+    memset(m, 0, sizeof *m);
+    m->n = n;
+    rm_base *b = base_id ? find_base(p, peer) : NULL;
+    if (!p->cfg.delta || !b || b->id != base_id) {
+        m->encoding = RM_ENC_F32;
+        m->f32 = p->cfg.params;
+        if (rebase)
+            memcpy(rebase, p->cfg.params, (size_t)n * sizeof(float));
+        return 0;
+    }
+    b->used = ++p->clock;
+    rm_vec_sub(p->dscratch, p->cfg.params, b->v, n);
+    if (p->cfg.delta_int8) {
+        rm_vec_quantize_i8(p->dscratch, p->qscratch, p->sscratch, n,
+                           p->cfg.delta_chunk);
+        m->encoding = RM_ENC_I8_DELTA;
+        m->chunk = p->cfg.delta_chunk;
+        m->i8 = p->qscratch;
+        m->scales = p->sscratch;
+    } else {
+        m->encoding = RM_ENC_F32_DELTA;
+        m->f32 = p->dscratch;
+    }
+    if (rebase) { /* exactly what the receiver computes: base + delta */
+        if (rebase != b->v)
+            memcpy(rebase, b->v, (size_t)n * sizeof(float));
+        rm_vec_add(rebase, p->dscratch, n);
+    }
+    return base_id;
+}
+
+/* ---- incoming models ---------------------------------------------------- */
+
+typedef enum { MODEL_OK, MODEL_NEED_FULL, MODEL_REFUSED } model_status;
+
+/* Decodes an incoming model into p->scratch (adding its base for deltas)
+ * and checks it: shape, finite values, norm bound, staleness. */
+static model_status take_model(rm_peer *p, const uint8_t *from,
+                               const rm_wire_exchange *ex) {
+    const rm_wire_model *m = &ex->model;
+    const uint32_t n = p->cfg.n;
+    float *y = p->scratch;
+    if (m->n != n) {
+        p->st.refused_shape++;
+        return MODEL_REFUSED;
+    }
+    if (m->encoding == RM_ENC_F32) {
+        rm_wire_payload_f32(m, y);
+    } else {
+        rm_base *b = find_base(p, from);
+        if (!p->cfg.delta || !b || b->id == 0 || b->id != ex->base)
+            return MODEL_NEED_FULL;
+        if (m->encoding == RM_ENC_F32_DELTA)
+            rm_wire_payload_f32(m, y);
+        else
+            rm_wire_payload_i8(m, y);
+        rm_vec_add(y, b->v, n);
+    }
+    double nx, ny;
+    rm_vec_norm2(p->cfg.params, y, n, &nx, &ny);
+    if (!isfinite(ny)) {
+        p->st.refused_nonfinite++;
+        return MODEL_REFUSED;
+    }
+    if (p->cfg.norm_ratio_max > 0.0 &&
+        sqrt(ny) > p->cfg.norm_ratio_max * sqrt(nx) + p->cfg.norm_abs_max) {
+        p->st.refused_norm++;
+        return MODEL_REFUSED;
+    }
+    rm_view_entry *e = rm_view_find(&p->view, from);
+    if (e) {
+        if (p->cfg.stale_versions_max &&
+            ex->version + p->cfg.stale_versions_max < e->last_version) {
+            p->st.refused_stale++;
+            return MODEL_REFUSED;
+        }
+        if (ex->version > e->last_version)
+            e->last_version = ex->version;
+    }
+    return MODEL_OK;
+}
+
+/* Merges p->scratch (the model `ex` carried) into the parameters. */
+static void merge_model(rm_peer *p, const rm_wire_exchange *ex) {
+    float a = 0.5f, b = 0.5f;
+    if (p->cfg.merge == RM_MERGE_AGE) {
+        double sx = (double)p->age_samples, sy = (double)ex->samples;
+        if (sx + sy > 0.0) {
+            a = (float)(sx / (sx + sy));
+            b = 1.0f - a;
+        }
+        if (ex->samples > p->age_samples)
+            p->age_samples = ex->samples;
+    } else if (p->cfg.merge == RM_MERGE_PUSHSUM) {
+        uint64_t wy = (uint64_t)ex->weight;
+        uint64_t total = p->weight + wy;
+        if (total == 0)
+            return;
+        a = (float)((double)p->weight / (double)total);
+        b = 1.0f - a;
+        p->weight = total;
+    }
+    rm_vec_axpby(p->cfg.params, p->scratch, a, b, p->cfg.n);
+    p->version++;
+    p->st.merges++;
+}
+
+/* Stores p->scratch as the base shared with `peer` under `id`. */
+static void keep_base(rm_peer *p, const uint8_t *peer, uint64_t id) {
+    if (!p->cfg.delta)
+        return;
+    rm_base *b = base_slot(p, peer);
+    if (!b)
+        return;
+    memcpy(b->v, p->scratch, (size_t)p->cfg.n * sizeof(float));
+    b->id = id;
+    b->used = ++p->clock;
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+/* The common part of PUSH and PULL_REPLY: who we are, what we know. */
+static void fill_exchange(rm_peer *p, rm_wire_exchange *x, const uint8_t *to,
+                          uint64_t exchange, double weight) {
+    memset(x, 0, offsetof(rm_wire_exchange, entries));
+    x->exchange = exchange;
+    x->incarnation = p->cfg.incarnation;
+    x->version = p->version;
+    x->samples = p->age_samples;
+    x->weight = weight;
+    /* First entry: ourselves, so the receiver learns our listen address
+     * and incarnation; then a random sample of the view. */
+    rm_wire_entry *self = &x->entries[0];
+    memcpy(self->id, p->cfg.id, RM_ID_BYTES);
+    self->incarnation = p->cfg.incarnation;
+    self->age = 0;
+    self->addr_len = (uint8_t)rm_strnlen(p->cfg.addr, RM_PEER_ADDR_MAX);
+    memcpy(self->addr, p->cfg.addr, self->addr_len);
+    self->addr[self->addr_len] = '\0';
+    uint32_t k = p->cfg.shuffle_len < RM_VIEW_ENTRIES_MAX - 1 ? p->cfg.shuffle_len
+                                                             : RM_VIEW_ENTRIES_MAX - 1;
+    x->nentries = (uint8_t)(1 + rm_view_sample(&p->view, &p->rng, to,
+                                               x->entries + 1, k));
+}
+
+static void learn_entries(rm_peer *p, const uint8_t *from,
+                          const rm_wire_exchange *x) {
+    for (uint32_t i = 0; i < x->nentries; i++) {
+        const rm_wire_entry *e = &x->entries[i];
+        if (memcmp(e->id, p->cfg.id, RM_ID_BYTES) == 0)
+            continue;
+        bool sender = memcmp(e->id, from, RM_ID_BYTES) == 0;
+        if (!sender && !p->cfg.view_shuffle)
+            continue;
+        rm_view_learn(&p->view, e->id, e->addr, e->incarnation, e->age, true);
+    }
+}
+
+static void send_push(rm_peer *p, bool key_frame) {
+    rm_frame f;
+    uint64_t send_w = 0;
+    if (p->cfg.merge == RM_MERGE_PUSHSUM) {
+        send_w = p->weight / 2;
+        p->weight -= send_w;
+    }
+    p->ex.sent_weight = send_w;
+    f.type = RM_FRAME_PUSH;
+    f.flags = 0;
+    fill_exchange(p, &f.u.ex, p->ex.peer, p->ex.id, (double)send_w);
+    rm_base *b = find_base(p, p->ex.peer);
+    uint64_t base_id = !key_frame && b ? b->id : 0;
+    f.u.ex.base = fill_model(p, p->ex.peer, base_id, &f.u.ex.model, NULL);
+    send_frame(p, p->ex.peer, p->ex.addr, &f);
+}
+
+static void start_exchange(rm_peer *p, rm_time_us now) {
+    p->gossip_due = false;
+    rm_view_tick(&p->view);
+    rm_view_entry *e = rm_view_pick(&p->view, &p->rng);
+    if (!e)
+        return;
+    p->ex.active = true;
+    p->ex.id = rm_rng_u64(&p->rng) | 1; /* never 0: 0 means "no base" */
+    memcpy(p->ex.peer, e->id, RM_ID_BYTES);
+    copy_addr(p->ex.addr, e->addr);
+    p->ex.deadline = now + p->cfg.exchange_timeout_us;
+    p->st.exchanges_started++;
+    send_push(p, false);
+}
+
+static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in) {
+    learn_entries(p, from, in);
+    rm_view_heard(&p->view, from);
+    rm_view_entry *e = rm_view_find(&p->view, from);
+    const char *addr = e ? e->addr : "";
+    model_status s = take_model(p, from, in);
+    if (s == MODEL_NEED_FULL) {
+        rm_frame f = {.type = RM_FRAME_NEED_FULL};
+        f.u.need_full.exchange = in->exchange;
+        f.u.need_full.base = in->base;
+        p->st.need_full_sent++;
+        send_frame(p, from, addr, &f);
+        return;
+    }
+    if (s == MODEL_REFUSED && in->model.n != p->cfg.n)
+        return; /* nothing we could answer with that it could use */
+
+    rm_frame f;
+    f.type = RM_FRAME_PULL_REPLY;
+    f.flags = 0;
+    uint64_t send_w = 0;
+    if (p->cfg.merge == RM_MERGE_PUSHSUM) {
+        /* Push-sum answers with half of its mass after taking the
+         * sender's, so that the total is conserved. */
+        if (s == MODEL_OK)
+            merge_model(p, in);
+        send_w = p->weight / 2;
+        p->weight -= send_w;
+    }
+    fill_exchange(p, &f.u.ex, from, in->exchange, (double)send_w);
+    /* Reply against the base the sender used (when we hold it too); what
+     * the sender will reconstruct from the reply becomes the new shared
+     * base, stored here now and there when the reply arrives. */
+    rm_base *b = p->cfg.delta ? base_slot(p, from) : NULL;
+    uint64_t want = s == MODEL_OK && in->base && b && b->id == in->base ? in->base : 0;
+    f.u.ex.base = fill_model(p, from, want, &f.u.ex.model, b ? b->v : NULL);
+    send_frame(p, from, addr, &f);
+    if (b) {
+        b->id = in->exchange;
+        b->used = ++p->clock;
+    }
+    if (s == MODEL_OK && p->cfg.merge != RM_MERGE_PUSHSUM)
+        merge_model(p, in);
+}
+
+static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in) {
+    if (!p->ex.active || in->exchange != p->ex.id ||
+        memcmp(from, p->ex.peer, RM_ID_BYTES) != 0) {
+        p->st.unexpected++;
+        return;
+    }
+    p->ex.active = false;
+    learn_entries(p, from, in);
+    rm_view_heard(&p->view, from);
+    model_status s = take_model(p, from, in);
+    if (s == MODEL_NEED_FULL) { /* our base and theirs disagree */
+        drop_base(p, from);
+        p->st.unexpected++;
+        return;
+    }
+    if (s == MODEL_OK) {
+        merge_model(p, in);
+        keep_base(p, from, in->exchange);
+    }
+    p->st.exchanges_done++;
+}
+
+static void on_need_full(rm_peer *p, const uint8_t *from, uint64_t exchange) {
+    p->st.need_full_received++;
+    drop_base(p, from);
+    if (!p->ex.active || p->ex.id != exchange ||
+        memcmp(from, p->ex.peer, RM_ID_BYTES) != 0)
+        return;
+    p->weight += p->ex.sent_weight; /* they did not take it */
+    send_push(p, true);
+}
+
+static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
+                         const uint8_t *bytes, size_t len) {
+    (void)now;
+    rm_frame f;
+    p->st.frames_in++;
+    p->st.bytes_in += len;
+    if (rm_wire_decode(bytes, len, &p->lim, &f) != RM_OK) {
+        /* Garbage from an authenticated peer: drop it, serve the rest. */
+        p->st.malformed++;
+        rm_view_remove(&p->view, from);
+        close_peer(p, from);
+        return;
+    }
+    switch (f.type) {
+    case RM_FRAME_PUSH:
+        on_push(p, from, &f.u.ex);
+        break;
+    case RM_FRAME_PULL_REPLY:
+        on_reply(p, from, &f.u.ex);
+        break;
+    case RM_FRAME_NEED_FULL:
+        on_need_full(p, from, f.u.need_full.exchange);
+        break;
+    case RM_FRAME_VIEW:
+        if (p->cfg.view_shuffle)
+            for (uint32_t i = 0; i < f.u.view.nentries; i++) {
+                const rm_wire_entry *e = &f.u.view.entries[i];
+                if (memcmp(e->id, p->cfg.id, RM_ID_BYTES) != 0)
+                    rm_view_learn(&p->view, e->id, e->addr, e->incarnation, e->age, true);
+            }
+        break;
+    case RM_FRAME_HELLO:
+        if (f.u.hello.model_n != p->cfg.n || f.u.hello.model_tag != p->cfg.model_tag) {
+            p->st.refused_shape++;
+            close_peer(p, from);
+            break;
+        }
+        rm_view_learn(&p->view, from, f.u.hello.addr, f.u.hello.incarnation, 0, true);
+        rm_view_heard(&p->view, from);
+        break;
+    case RM_FRAME_LEAVE:
+        rm_view_remove(&p->view, from);
+        drop_base(p, from);
+        break;
+    case RM_FRAME_PING: {
+        rm_frame ack = {.type = RM_FRAME_ACK};
+        ack.u.ping.nonce = f.u.ping.nonce;
+        rm_view_entry *e = rm_view_find(&p->view, from);
+        send_frame(p, from, e ? e->addr : "", &ack);
+        break;
+    }
+    case RM_FRAME_ACK:
+        rm_view_heard(&p->view, from);
+        break;
+    default:
+        break;
+    }
+}
+
+/* Copies a frame that arrived during a step; dropped when the queue is
+ * full (bounded memory; the sender sees a timeout). */
+static void queue_frame(rm_peer *p, const uint8_t *from, const uint8_t *bytes,
+                        size_t len) {
+    if (p->npending >= p->cfg.pending_max) {
+        p->st.pending_dropped++;
+        return;
+    }
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy) {
+        p->st.pending_dropped++;
+        return;
+    }
+    memcpy(copy, bytes, len);
+    rm_pending *q = &p->pending[p->npending++];
+    memcpy(q->peer, from, RM_ID_BYTES);
+    q->bytes = copy;
+    q->len = len;
+}
+
+static void timers(rm_peer *p, rm_time_us now) {
+    if (p->ex.active && now >= p->ex.deadline) {
+        p->ex.active = false;
+        p->st.exchanges_timed_out++;
+        if (rm_view_missed(&p->view, p->ex.peer))
+            drop_base(p, p->ex.peer);
+    }
+    if (now >= p->next_gossip) {
+        p->next_gossip += p->cfg.gossip_interval_us;
+        if (p->next_gossip <= now) /* fell behind: no bursts of catch-up */
+            p->next_gossip = now + p->cfg.gossip_interval_us;
+        if (!p->ex.active) {
+            if (p->stepping)
+                p->gossip_due = true;
+            else
+                start_exchange(p, now);
+        }
+    }
+}
+
+void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in) {
+    switch (in->kind) {
+    case RM_IN_FRAME:
+        if (p->stepping)
+            queue_frame(p, in->peer, in->bytes, in->len);
+        else
+            handle_frame(p, now, in->peer, in->bytes, in->len);
+        break;
+    case RM_IN_STEP_DONE:
+        if (!p->stepping)
+            break;
+        p->stepping = false;
+        p->st.steps++;
+        p->st.samples += in->samples;
+        p->age_samples += in->samples;
+        p->version++;
+        for (uint32_t i = 0; i < p->npending; i++) {
+            handle_frame(p, now, p->pending[i].peer, p->pending[i].bytes,
+                         p->pending[i].len);
+            free(p->pending[i].bytes);
+        }
+        p->npending = 0;
+        if (p->gossip_due && !p->ex.active)
+            start_exchange(p, now);
+        p->gossip_due = false;
+        break;
+    case RM_IN_PEER_UP:
+        rm_view_learn(&p->view, in->peer, in->addr, 0, 0, true);
+        break;
+    case RM_IN_PEER_DOWN:
+    case RM_IN_TIMER:
+    case RM_IN_CKPT_DONE:
+        break;
+    }
+    timers(p, now);
+    maybe_step(p);
+}
+
+bool rm_peer_poll(rm_peer *p, rm_action *out) {
+    if (p->out_head == p->out_len)
+        return false;
+    *out = p->out[p->out_head++];
+    return true;
+}
+
+rm_time_us rm_peer_next_deadline(const rm_peer *p) {
+    rm_time_us t = p->next_gossip;
+    if (p->ex.active && p->ex.deadline < t)
+        t = p->ex.deadline;
+    return t;
+}
+
+rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
+                      const rm_rng *rng, rm_time_us now) {
+    *out = NULL;
+    if (!cfg->params || cfg->n == 0 || cfg->merge >= RM_MERGE_END ||
+        cfg->gossip_interval_us == 0 || cfg->exchange_timeout_us == 0 ||
+        cfg->delta_chunk == 0 || (cfg->delta && cfg->delta_bases_max == 0) ||
+        cfg->pending_max == 0)
+        return RM_EINVAL;
+    rm_peer *p = calloc(1, sizeof *p);
+    if (!p)
+        return RM_ENOMEM;
+    p->cfg = *cfg;
+    p->rng = *rng;
+    p->training = cfg->train;
+    p->weight = RM_PUSHSUM_UNIT;
+    p->lim.model_n_max = cfg->n;
+    /* The largest frame a peer of this model sends: header and fields,
+     * a full view sample, the model, and int8 scales at worst. */
+    p->lim.frame_bytes_max = 1024 + (size_t)RM_VIEW_ENTRIES_MAX * (48 + RM_ADDR_MAX) +
+                             (size_t)cfg->n * 8;
+    rm_err err = rm_view_init(&p->view, cfg->view_max, cfg->suspect_after,
+                              cfg->drop_after);
+    if (err)
+        goto err;
+    err = RM_ENOMEM;
+    size_t bytes = (size_t)cfg->n * sizeof(float);
+    p->pending = calloc(cfg->pending_max, sizeof *p->pending);
+    if (!p->pending)
+        goto err;
+    p->scratch = cfg->scratch;
+    if (!p->scratch) {
+        if (!(p->scratch = malloc(bytes)))
+            goto err;
+        p->own_scratch = true;
+    }
+    if (cfg->delta) {
+        p->bases = calloc(cfg->delta_bases_max, sizeof *p->bases);
+        p->dscratch = malloc(bytes);
+        p->qscratch = malloc(cfg->n);
+        p->sscratch = malloc(((size_t)cfg->n / cfg->delta_chunk + 1) * sizeof(float));
+        if (!p->bases || !p->dscratch || !p->qscratch || !p->sscratch)
+            goto err;
+    }
+    /* Desynchronise peers: the first exchange comes at a random point of
+     * the first interval. */
+    p->next_gossip = now + 1 + rm_rng_below(&p->rng, cfg->gossip_interval_us);
+    maybe_step(p);
+    *out = p;
+    return RM_OK;
+err:
+    rm_peer_free(p);
+    return err;
+}
+
+void rm_peer_free(rm_peer *p) {
+    if (!p)
+        return;
+    rm_view_free(&p->view);
+    for (uint32_t i = 0; i < p->npending; i++)
+        free(p->pending[i].bytes);
+    free(p->pending);
+    for (uint32_t i = p->out_head; i < p->out_len; i++)
+        free(p->out[i].bytes);
+    free(p->out);
+    if (p->bases)
+        for (uint32_t i = 0; i < p->cfg.delta_bases_max; i++)
+            free(p->bases[i].v);
+    free(p->bases);
+    if (p->own_scratch)
+        free(p->scratch);
+    free(p->dscratch);
+    free(p->qscratch);
+    free(p->sscratch);
+    free(p);
+}
+
+rm_err rm_peer_add_seed(rm_peer *p, const uint8_t id[RM_ID_BYTES],
+                        const char *addr, uint64_t incarnation) {
+    if (memcmp(id, p->cfg.id, RM_ID_BYTES) == 0)
+        return RM_EINVAL;
+    return rm_view_learn(&p->view, id, addr, incarnation, 0, false) ? RM_OK
+                                                                   : RM_ETOO_LARGE;
+}
+
+void rm_peer_set_training(rm_peer *p, bool on) {
+    p->training = on;
+    maybe_step(p);
+}
+
+void rm_peer_leave(rm_peer *p) {
+    rm_frame f = {.type = RM_FRAME_LEAVE};
+    f.u.leave.incarnation = p->cfg.incarnation;
+    for (uint32_t i = 0; i < p->view.len; i++)
+        send_frame(p, p->view.e[i].id, p->view.e[i].addr, &f);
+    p->training = false;
+}
+
+const rm_peer_stats *rm_peer_get_stats(const rm_peer *p) { return &p->st; }
+uint64_t rm_peer_weight(const rm_peer *p) { return p->weight; }
+uint64_t rm_peer_version(const rm_peer *p) { return p->version; }
+uint32_t rm_peer_view_len(const rm_peer *p) { return p->view.len; }
+bool rm_peer_stepping(const rm_peer *p) { return p->stepping; }

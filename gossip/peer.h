@@ -1,0 +1,150 @@
+/* rumor gossip: one peer's core, sans-IO.
+ *
+ * The core decides; its shell (node/ for real TCP, sim/ for virtual time)
+ * does. It is driven only by rm_peer_handle(now, input) and answers only
+ * through rm_peer_poll(&action): it reads no clock, opens no socket or file,
+ * starts no thread and draws randomness only from the rm_rng it was given.
+ *
+ * It merges incoming models straight into the learner's parameter buffer
+ * (cfg.params, n floats), and only between training steps: while a step it
+ * asked for (RM_ACT_RUN_STEP) runs, incoming frames wait in a bounded queue
+ * and are handled when RM_IN_STEP_DONE arrives, so the buffer has one writer
+ * at a time with no lock. Time is in microseconds of the shell's clock. */
+#ifndef RM_PEER_H
+#define RM_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/err.h"
+#include "base/rng.h"
+#include "gossip/merge.h"
+#include "gossip/wire.h"
+
+typedef uint64_t rm_time_us;
+#define RM_NEVER UINT64_MAX
+
+/* Push-sum weights are integers (each peer starts with this much), so that
+ * halving and adding conserve the total exactly; they travel as f64, exact
+ * below 2^53 (10,000 peers * 2^32 is about 2^45). */
+#define RM_PUSHSUM_UNIT (1ull << 32)
+
+/* Longest address a peer keeps (= RM_VIEW_ADDR_MAX). */
+#define RM_PEER_ADDR_MAX 47
+
+typedef struct {
+    uint8_t id[RM_ID_BYTES];
+    char addr[RM_PEER_ADDR_MAX + 1];
+    uint64_t incarnation;
+    float *params;                 /* the learner's buffer (borrowed) */
+    uint32_t n;                    /* floats in it */
+    uint32_t model_tag;            /* descriptor hash: peers must agree */
+    float *scratch;                /* (n) floats the core may use inside a
+                                      call; may be shared by peers driven on
+                                      one thread; NULL: the core allocates */
+    rm_merge_rule merge;
+    rm_time_us gossip_interval_us; /* one exchange started per interval */
+    rm_time_us exchange_timeout_us;/* a reply later than this is a miss */
+    uint32_t view_max;             /* V */
+    uint32_t shuffle_len;          /* view entries piggybacked per exchange */
+    bool view_shuffle;             /* learn new peers from piggybacked entries */
+    uint32_t suspect_after;        /* missed exchanges before suspicion */
+    uint32_t drop_after;           /* missed exchanges before dropping */
+    bool train;                    /* keep asking for training steps */
+    uint64_t max_steps;            /* stop training after this many; 0: never */
+    double norm_ratio_max;         /* refuse ||y|| > ratio*||x|| + norm_abs_max; 0: off */
+    double norm_abs_max;
+    uint64_t stale_versions_max;   /* refuse versions this far behind the
+                                      newest seen from that peer; 0: off */
+    bool delta;                    /* send deltas against a shared base */
+    bool delta_int8;               /* ... quantised to int8 (error feedback) */
+    uint32_t delta_chunk;          /* values per int8 scale */
+    uint32_t delta_bases_max;      /* neighbours with a base kept (LRU) */
+    uint32_t pending_max;          /* frames queued while a step runs */
+} rm_peer_config;
+
+/* Defaults: pairwise merge, 100 ms interval, timeout 4 intervals, V = 16,
+ * 4 entries per exchange, shuffle on, suspect after 2 misses, drop after 4,
+ * training on, norm bound 100x + 1e3, stale bound 1000 versions, deltas off,
+ * int8 chunk 256, 16 bases, 32 pending frames. */
+void rm_peer_config_default(rm_peer_config *c);
+
+typedef enum {
+    RM_IN_FRAME = 1,    /* bytes from peer: one whole frame */
+    RM_IN_PEER_UP,      /* a connection to peer (id, addr) is up */
+    RM_IN_PEER_DOWN,    /* the connection to peer is gone */
+    RM_IN_TIMER,        /* the deadline the core asked for has come */
+    RM_IN_STEP_DONE,    /* the step asked for finished; `samples` rows */
+    RM_IN_CKPT_DONE,    /* a checkpoint asked for was written */
+} rm_input_kind;
+
+typedef struct {
+    rm_input_kind kind;
+    const uint8_t *peer;     /* FRAME, PEER_UP, PEER_DOWN */
+    const char *addr;        /* PEER_UP */
+    const uint8_t *bytes;    /* FRAME */
+    size_t len;
+    uint64_t samples;        /* STEP_DONE */
+} rm_input;
+
+typedef enum {
+    RM_ACT_SEND = 1,    /* send bytes to peer (at addr): one whole frame */
+    RM_ACT_RUN_STEP,    /* run one training step, then report STEP_DONE */
+    RM_ACT_CLOSE,       /* drop the connection to peer (it misbehaved or left) */
+} rm_action_kind;
+
+typedef struct {
+    rm_action_kind kind;
+    uint8_t peer[RM_ID_BYTES];
+    char addr[RM_PEER_ADDR_MAX + 1];
+    uint8_t *bytes;          /* SEND: malloc'd; now the shell's to free() */
+    size_t len;
+} rm_action;
+
+/* What a peer counted; every refusal has its own reason. */
+typedef struct {
+    uint64_t frames_in, frames_out, bytes_in, bytes_out;
+    uint64_t exchanges_started, exchanges_done, exchanges_timed_out;
+    uint64_t merges, steps, samples;
+    uint64_t refused_nonfinite, refused_shape, refused_norm, refused_stale;
+    uint64_t malformed, need_full_sent, need_full_received, pending_dropped;
+    uint64_t unexpected;     /* replies to no open exchange (late, foreign) */
+} rm_peer_stats;
+
+typedef struct rm_peer rm_peer;
+
+/* Creates a peer at time now; rng is its own generator (copied in). The
+ * first poll asks for a training step when cfg->train. Errors: RM_EINVAL
+ * (a field out of range), RM_ENOMEM. */
+rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
+                      const rm_rng *rng, rm_time_us now);
+void rm_peer_free(rm_peer *p);
+
+/* Adds a peer to the view (bootstrap seeds, topology neighbours). */
+rm_err rm_peer_add_seed(rm_peer *p, const uint8_t id[RM_ID_BYTES],
+                        const char *addr, uint64_t incarnation);
+
+/* Feeds one input. Actions it causes are queued for rm_peer_poll. */
+void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in);
+
+/* Takes the next action; false when there is none. */
+bool rm_peer_poll(rm_peer *p, rm_action *out);
+
+/* When the core next wants RM_IN_TIMER; RM_NEVER if never. */
+rm_time_us rm_peer_next_deadline(const rm_peer *p);
+
+/* Stops or resumes asking for training steps (a step already running
+ * still reports STEP_DONE). */
+void rm_peer_set_training(rm_peer *p, bool on);
+
+/* Sends LEAVE to every peer in the view (clean shutdown). */
+void rm_peer_leave(rm_peer *p);
+
+const rm_peer_stats *rm_peer_get_stats(const rm_peer *p);
+uint64_t rm_peer_weight(const rm_peer *p);   /* push-sum weight */
+uint64_t rm_peer_version(const rm_peer *p);
+uint32_t rm_peer_view_len(const rm_peer *p);
+bool rm_peer_stepping(const rm_peer *p);
+
+#endif

@@ -1,0 +1,496 @@
+/* rumor: the gossip wire codec (wire.h; docs/PROTOCOL.md gives every
+ * field's offset).
+ *
+ * The encoder validates f and computes the frame's size first, checks it
+ * against cap, then writes without further checks and asserts that it wrote
+ * exactly that size. The decoder moves a cursor over the body and takes
+ * each fixed-size block in one bounds check, so every read below is covered
+ * by the `take` just before it. */
+#include "gossip/wire.h"
+
+#include <assert.h>
+#include <string.h>
+
+/* Body sizes of the fixed parts; the offsets inside them are in
+ * docs/PROTOCOL.md and in the code below. */
+#define HELLO_FIXED_BYTES 49  /* id, incarnation, model_n, model_tag, addr_len */
+#define EX_FIXED_BYTES 49     /* exchange .. weight, nentries */
+#define ENTRY_FIXED_BYTES 45  /* id, incarnation, age, addr_len */
+#define MODEL_FIXED_BYTES 5   /* encoding, n */
+#define CHUNK_BYTES 4
+#define NEED_FULL_BYTES 16
+#define VIEW_FIXED_BYTES 1
+#define U64_BODY_BYTES 8      /* LEAVE, PING, ACK */
+
+/* Little-endian hosts copy float payloads with memcpy; others (and
+ * compilers that do not say) go value by value through byte shifts. */
+#if defined(__BYTE_ORDER__) && defined(__ORDER_LITTLE_ENDIAN__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define WIRE_LE_HOST 1
+#else
+#define WIRE_LE_HOST 0
+#endif
+
+/* ---- little-endian primitives. Byte shifts are correct on any host, and
+ * gcc and clang turn them into single loads and stores on x86. */
+
+static inline uint16_t get_u16(const uint8_t *p) {
+    return (uint16_t)(p[0] | (unsigned)p[1] << 8);
+}
+
+static inline uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+           (uint32_t)p[3] << 24;
+}
+
+static inline uint64_t get_u64(const uint8_t *p) {
+    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
+}
+
+static inline float get_f32(const uint8_t *p) {
+    uint32_t u = get_u32(p);
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+static inline uint8_t *put_u16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    return p + 2;
+}
+
+static inline uint8_t *put_u32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
+    return p + 4;
+}
+
+static inline uint8_t *put_u64(uint8_t *p, uint64_t v) {
+    put_u32(p, (uint32_t)v);
+    return put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+static inline uint8_t *put_bytes(uint8_t *p, const void *src, size_t n) {
+    if (n) /* src may be NULL when n is 0; memcpy does not allow that */
+        memcpy(p, src, n);
+    return p + n;
+}
+
+/* n floats from src to p, little-endian. */
+static uint8_t *put_f32s(uint8_t *p, const float *src, uint64_t n) {
+    if (WIRE_LE_HOST)
+        return put_bytes(p, src, (size_t)(n * 4));
+    for (uint64_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, &src[i], sizeof u);
+        p = put_u32(p, u);
+    }
+    return p;
+}
+
+/* An IEEE double is finite unless its exponent bits are all ones. Checked
+ * on the bits, so that -ffast-math could never fold the test away. */
+static int f64_bits_finite(uint64_t bits) {
+    return ((bits >> 52) & 0x7ff) != 0x7ff;
+}
+
+static uint64_t f64_bits(double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* ceil(n / chunk) without the overflow of n + chunk - 1; chunk > 0. */
+static uint64_t nscales(uint32_t n, uint32_t chunk) {
+    return (uint64_t)(n / chunk) + (n % chunk != 0);
+}
+
+/* ---- sizes, with the encoder's validation */
+
+static rm_err addr_check(uint8_t len, const char *addr) {
+    return memchr(addr, 0, len) ? RM_EINVAL : RM_OK;
+}
+
+static rm_err entries_bytes(uint8_t n, const rm_wire_entry *e, uint64_t *out) {
+    if (n > RM_VIEW_ENTRIES_MAX)
+        return RM_EINVAL;
+    uint64_t sum = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (addr_check(e[i].addr_len, e[i].addr))
+            return RM_EINVAL;
+        sum += ENTRY_FIXED_BYTES + (uint64_t)e[i].addr_len;
+    }
+    *out = sum;
+    return RM_OK;
+}
+
+/* Payload bytes after the model's fixed part (chunk field included). */
+static rm_err model_bytes(const rm_wire_model *m, uint64_t *out) {
+    switch (m->encoding) {
+    case RM_ENC_F32:
+    case RM_ENC_F32_DELTA:
+        if (m->n && !m->f32)
+            return RM_EINVAL;
+        *out = (uint64_t)m->n * 4;
+        return RM_OK;
+    case RM_ENC_I8_DELTA:
+        if (m->chunk == 0 || (m->n && (!m->i8 || !m->scales)))
+            return RM_EINVAL;
+        *out = CHUNK_BYTES + nscales(m->n, m->chunk) * 4 + m->n;
+        return RM_OK;
+    default:
+        return RM_EINVAL;
+    }
+}
+
+/* Validates f and gives the size of its body. */
+static rm_err body_bytes(const rm_frame *f, uint64_t *out) {
+    uint64_t a, b;
+    rm_err err;
+    if (f->flags != 0)
+        return RM_EINVAL;
+    switch (f->type) {
+    case RM_FRAME_HELLO:
+        if (addr_check(f->u.hello.addr_len, f->u.hello.addr))
+            return RM_EINVAL;
+        *out = HELLO_FIXED_BYTES + (uint64_t)f->u.hello.addr_len;
+        return RM_OK;
+    case RM_FRAME_PUSH:
+    case RM_FRAME_PULL_REPLY:
+        if (!f64_bits_finite(f64_bits(f->u.ex.weight)))
+            return RM_EINVAL;
+        if ((err = entries_bytes(f->u.ex.nentries, f->u.ex.entries, &a)) ||
+            (err = model_bytes(&f->u.ex.model, &b)))
+            return err;
+        *out = EX_FIXED_BYTES + a + MODEL_FIXED_BYTES + b;
+        return RM_OK;
+    case RM_FRAME_NEED_FULL:
+        *out = NEED_FULL_BYTES;
+        return RM_OK;
+    case RM_FRAME_VIEW:
+        if ((err = entries_bytes(f->u.view.nentries, f->u.view.entries, &a)))
+            return err;
+        *out = VIEW_FIXED_BYTES + a;
+        return RM_OK;
+    case RM_FRAME_LEAVE:
+    case RM_FRAME_PING:
+    case RM_FRAME_ACK:
+        *out = U64_BODY_BYTES;
+        return RM_OK;
+    default:
+        return RM_EWIRE_BAD_TYPE;
+    }
+}
+
+/* The whole frame's size; the length field holds size - 4 and must fit
+ * a u32, and the size must fit a size_t. */
+static rm_err frame_bytes(const rm_frame *f, size_t *out) {
+    uint64_t body;
+    rm_err err = body_bytes(f, &body);
+    if (err)
+        return err;
+    uint64_t length = RM_WIRE_HEADER_BYTES - 4 + body;
+    if (length > UINT32_MAX)
+        return RM_EWIRE_TOO_LARGE;
+#if SIZE_MAX < UINT64_MAX
+    if (4 + length > SIZE_MAX)
+        return RM_EWIRE_TOO_LARGE;
+#endif
+    *out = (size_t)(4 + length);
+    return RM_OK;
+}
+
+size_t rm_wire_encoded_size(const rm_frame *f) {
+    size_t size;
+    return frame_bytes(f, &size) ? 0 : size;
+}
+
+/* ---- encoder */
+
+static uint8_t *put_addr(uint8_t *p, uint8_t len, const char *addr) {
+    *p++ = len;
+    return put_bytes(p, addr, len);
+}
+
+static uint8_t *put_entries(uint8_t *p, uint8_t n, const rm_wire_entry *e) {
+    for (unsigned i = 0; i < n; i++) {
+        p = put_bytes(p, e[i].id, RM_ID_BYTES);
+        p = put_u64(p, e[i].incarnation);
+        p = put_u32(p, e[i].age);
+        p = put_addr(p, e[i].addr_len, e[i].addr);
+    }
+    return p;
+}
+
+static uint8_t *put_model(uint8_t *p, const rm_wire_model *m) {
+    *p++ = m->encoding;
+    p = put_u32(p, m->n);
+    if (m->encoding != RM_ENC_I8_DELTA)
+        return put_f32s(p, m->f32, m->n);
+    p = put_u32(p, m->chunk);
+    p = put_f32s(p, m->scales, nscales(m->n, m->chunk));
+    return put_bytes(p, m->i8, m->n);
+}
+
+static uint8_t *put_exchange(uint8_t *p, const rm_wire_exchange *ex) {
+    p = put_u64(p, ex->exchange);
+    p = put_u64(p, ex->incarnation);
+    p = put_u64(p, ex->version);
+    p = put_u64(p, ex->base);
+    p = put_u64(p, ex->samples);
+    p = put_u64(p, f64_bits(ex->weight));
+    *p++ = ex->nentries;
+    p = put_entries(p, ex->nentries, ex->entries);
+    return put_model(p, &ex->model);
+}
+
+rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len) {
+    size_t size;
+    rm_err err = frame_bytes(f, &size);
+    if (err)
+        return err;
+    if (size > cap)
+        return RM_EWIRE_TOO_LARGE;
+
+    uint8_t *p = buf;
+    p = put_u32(p, (uint32_t)(size - 4));
+    *p++ = RM_WIRE_VERSION;
+    *p++ = f->type;
+    p = put_u16(p, f->flags);
+    switch (f->type) {
+    case RM_FRAME_HELLO:
+        p = put_bytes(p, f->u.hello.id, RM_ID_BYTES);
+        p = put_u64(p, f->u.hello.incarnation);
+        p = put_u32(p, f->u.hello.model_n);
+        p = put_u32(p, f->u.hello.model_tag);
+        p = put_addr(p, f->u.hello.addr_len, f->u.hello.addr);
+        break;
+    case RM_FRAME_PUSH:
+    case RM_FRAME_PULL_REPLY:
+        p = put_exchange(p, &f->u.ex);
+        break;
+    case RM_FRAME_NEED_FULL:
+        p = put_u64(p, f->u.need_full.exchange);
+        p = put_u64(p, f->u.need_full.base);
+        break;
+    case RM_FRAME_VIEW:
+        *p++ = f->u.view.nentries;
+        p = put_entries(p, f->u.view.nentries, f->u.view.entries);
+        break;
+    case RM_FRAME_LEAVE:
+        p = put_u64(p, f->u.leave.incarnation);
+        break;
+    default: /* PING, ACK: body_bytes refused every other type */
+        p = put_u64(p, f->u.ping.nonce);
+        break;
+    }
+    assert((size_t)(p - buf) == size);
+    *len = size;
+    return RM_OK;
+}
+
+/* ---- decoder */
+
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+} reader;
+
+/* The next n bytes, or NULL when fewer than n remain. */
+static const uint8_t *take(reader *r, uint64_t n) {
+    if (n > r->left)
+        return NULL;
+    const uint8_t *q = r->p;
+    r->p += n;
+    r->left -= (size_t)n;
+    return q;
+}
+
+/* len address bytes into addr, NUL-terminated. */
+static rm_err take_addr(reader *r, uint8_t len, char *addr) {
+    const uint8_t *q = take(r, len);
+    if (!q)
+        return RM_EWIRE_TRUNCATED;
+    if (memchr(q, 0, len))
+        return RM_EWIRE_MALFORMED;
+    memcpy(addr, q, len);
+    addr[len] = '\0';
+    return RM_OK;
+}
+
+/* n was read by the caller; entries follow it. */
+static rm_err take_entries(reader *r, uint8_t n, rm_wire_entry *e) {
+    if (n > RM_VIEW_ENTRIES_MAX)
+        return RM_EWIRE_MALFORMED;
+    for (unsigned i = 0; i < n; i++) {
+        const uint8_t *q = take(r, ENTRY_FIXED_BYTES);
+        if (!q)
+            return RM_EWIRE_TRUNCATED;
+        memcpy(e[i].id, q, RM_ID_BYTES);
+        e[i].incarnation = get_u64(q + 32);
+        e[i].age = get_u32(q + 40);
+        e[i].addr_len = q[44];
+        rm_err err = take_addr(r, e[i].addr_len, e[i].addr);
+        if (err)
+            return err;
+    }
+    return RM_OK;
+}
+
+static rm_err take_model(reader *r, const rm_wire_limits *lim, rm_wire_model *m) {
+    const uint8_t *q = take(r, MODEL_FIXED_BYTES);
+    if (!q)
+        return RM_EWIRE_TRUNCATED;
+    m->encoding = q[0];
+    m->n = get_u32(q + 1);
+    m->chunk = 0;
+    m->f32 = NULL;
+    m->i8 = NULL;
+    m->scales = NULL;
+    if (m->encoding >= RM_ENC_END)
+        return RM_EWIRE_MALFORMED;
+    if (m->n > lim->model_n_max)
+        return RM_EWIRE_TOO_LARGE;
+    uint64_t nbytes = (uint64_t)m->n * 4; /* < 2^34: no overflow */
+    if (m->encoding == RM_ENC_I8_DELTA) {
+        if (!(q = take(r, CHUNK_BYTES)))
+            return RM_EWIRE_TRUNCATED;
+        m->chunk = get_u32(q);
+        if (m->chunk == 0)
+            return RM_EWIRE_MALFORMED;
+        nbytes = nscales(m->n, m->chunk) * 4 + m->n; /* < 2^35 */
+    }
+    if (!(m->bytes = take(r, nbytes)))
+        return RM_EWIRE_TRUNCATED;
+    m->nbytes = (size_t)nbytes; /* fits: it was within the input */
+    return RM_OK;
+}
+
+static rm_err take_exchange(reader *r, const rm_wire_limits *lim,
+                            rm_wire_exchange *ex) {
+    const uint8_t *q = take(r, EX_FIXED_BYTES);
+    if (!q)
+        return RM_EWIRE_TRUNCATED;
+    ex->exchange = get_u64(q);
+    ex->incarnation = get_u64(q + 8);
+    ex->version = get_u64(q + 16);
+    ex->base = get_u64(q + 24);
+    ex->samples = get_u64(q + 32);
+    uint64_t w = get_u64(q + 40);
+    if (!f64_bits_finite(w))
+        return RM_EWIRE_MALFORMED;
+    memcpy(&ex->weight, &w, sizeof w);
+    ex->nentries = q[48];
+    rm_err err = take_entries(r, ex->nentries, ex->entries);
+    if (err)
+        return err;
+    return take_model(r, lim, &ex->model);
+}
+
+static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
+    const uint8_t *q;
+    switch (f->type) {
+    case RM_FRAME_HELLO:
+        if (!(q = take(r, HELLO_FIXED_BYTES)))
+            return RM_EWIRE_TRUNCATED;
+        memcpy(f->u.hello.id, q, RM_ID_BYTES);
+        f->u.hello.incarnation = get_u64(q + 32);
+        f->u.hello.model_n = get_u32(q + 40);
+        f->u.hello.model_tag = get_u32(q + 44);
+        f->u.hello.addr_len = q[48];
+        return take_addr(r, f->u.hello.addr_len, f->u.hello.addr);
+    case RM_FRAME_PUSH:
+    case RM_FRAME_PULL_REPLY:
+        return take_exchange(r, lim, &f->u.ex);
+    case RM_FRAME_NEED_FULL:
+        if (!(q = take(r, NEED_FULL_BYTES)))
+            return RM_EWIRE_TRUNCATED;
+        f->u.need_full.exchange = get_u64(q);
+        f->u.need_full.base = get_u64(q + 8);
+        return RM_OK;
+    case RM_FRAME_VIEW:
+        if (!(q = take(r, VIEW_FIXED_BYTES)))
+            return RM_EWIRE_TRUNCATED;
+        f->u.view.nentries = q[0];
+        return take_entries(r, f->u.view.nentries, f->u.view.entries);
+    case RM_FRAME_LEAVE:
+        if (!(q = take(r, U64_BODY_BYTES)))
+            return RM_EWIRE_TRUNCATED;
+        f->u.leave.incarnation = get_u64(q);
+        return RM_OK;
+    default: /* PING, ACK: the caller checked the type */
+        if (!(q = take(r, U64_BODY_BYTES)))
+            return RM_EWIRE_TRUNCATED;
+        f->u.ping.nonce = get_u64(q);
+        return RM_OK;
+    }
+}
+
+int64_t rm_wire_frame_size(const uint8_t *buf, size_t len, const rm_wire_limits *lim) {
+    if (len < 4)
+        return RM_EWIRE_TRUNCATED;
+    uint64_t size = 4 + (uint64_t)get_u32(buf);
+    if (size < RM_WIRE_HEADER_BYTES)
+        return RM_EWIRE_MALFORMED;
+    if (size > lim->frame_bytes_max)
+        return RM_EWIRE_TOO_LARGE;
+    return (int64_t)size;
+}
+
+rm_err rm_wire_decode(const uint8_t *buf, size_t len, const rm_wire_limits *lim,
+                      rm_frame *out) {
+    int64_t size = rm_wire_frame_size(buf, len, lim);
+    if (size < 0)
+        return (rm_err)size;
+    if (len < (uint64_t)size)
+        return RM_EWIRE_TRUNCATED;
+    if (len > (uint64_t)size)
+        return RM_EWIRE_MALFORMED;
+    if (buf[4] != RM_WIRE_VERSION)
+        return RM_EWIRE_BAD_VERSION;
+    if (buf[5] == 0 || buf[5] >= RM_FRAME_TYPE_END)
+        return RM_EWIRE_BAD_TYPE;
+    if (get_u16(buf + 6) != 0)
+        return RM_EWIRE_MALFORMED;
+    out->type = buf[5];
+    out->flags = 0;
+
+    reader r = {buf + RM_WIRE_HEADER_BYTES, len - RM_WIRE_HEADER_BYTES};
+    rm_err err = take_body(&r, lim, out);
+    if (err)
+        return err;
+    return r.left ? RM_EWIRE_MALFORMED : RM_OK;
+}
+
+/* ---- payloads */
+
+void rm_wire_payload_f32(const rm_wire_model *m, float *dst) {
+    assert(m->encoding == RM_ENC_F32 || m->encoding == RM_ENC_F32_DELTA);
+    assert(m->nbytes == (size_t)m->n * 4);
+    if (m->n == 0)
+        return;
+    if (WIRE_LE_HOST) {
+        memcpy(dst, m->bytes, (size_t)m->n * 4);
+        return;
+    }
+    for (uint32_t i = 0; i < m->n; i++)
+        dst[i] = get_f32(m->bytes + (size_t)i * 4);
+}
+
+void rm_wire_payload_i8(const rm_wire_model *m, float *dst) {
+    assert(m->encoding == RM_ENC_I8_DELTA && m->chunk > 0);
+    uint64_t ns = nscales(m->n, m->chunk);
+    assert(m->nbytes == ns * 4 + m->n);
+    const uint8_t *scale = m->bytes;
+    const int8_t *q = (const int8_t *)(m->bytes + ns * 4);
+    /* i in 64 bits: i + chunk may pass UINT32_MAX on the last chunk. */
+    for (uint64_t i = 0; i < m->n; i += m->chunk, scale += 4) {
+        float s = get_f32(scale);
+        uint64_t end = m->n - i < m->chunk ? m->n : i + m->chunk;
+        for (uint64_t j = i; j < end; j++)
+            dst[j] = (float)q[j] * s;
+    }
+}

@@ -1,0 +1,74 @@
+/* rumor simulator: runs a scenario's peers in virtual time.
+ *
+ * Each simulated peer is the real gossip core (gossip/peer.c), a real
+ * learner (models/trainer.c, or a plain vector for averaging-only runs) and
+ * the simulator as its shell: actions become events in one binary heap
+ * (sim/heap.c), messages cross modelled links (sim/link.c), faults come
+ * from the scenario's timeline. Training math runs inline, on one BLAS
+ * thread, and costs virtual time from the peer's device model, never the
+ * host's clock: the same scenario and seed give the same bits. */
+#ifndef RM_SIM_H
+#define RM_SIM_H
+
+#include <stdint.h>
+
+#include "base/err.h"
+#include "models/dataset.h"
+#include "sim/scenario.h"
+
+/* One row of the metrics time series (metrics.csv). */
+typedef struct {
+    uint64_t t_us;
+    uint32_t live;              /* peers up */
+    double acc_mean, acc_min, acc_max;   /* test accuracy over live peers
+                                            (NaN for vector models) */
+    double consensus;           /* mean over live peers of ||x_i - mean||^2 */
+    double mean_error;          /* vector models: max |mean of live x - true mean| */
+    uint64_t bytes_sent, msgs_sent, msgs_dropped, refused, deliveries, events;
+} rm_sim_metrics;
+
+typedef struct {
+    uint64_t seed;
+    const rm_dataset *train;    /* sharded over the peers (not for vectors) */
+    const rm_dataset *test;     /* metrics evaluate on its first eval_rows */
+    /* Called at every metrics sample and once at the end (final = 1, with
+     * accuracy over the whole test set). May be NULL. */
+    void (*on_metrics)(void *ctx, const rm_sim_metrics *m, int final);
+    void *ctx;
+} rm_sim_options;
+
+/* What the run's derived parameters were, for printing first. */
+typedef struct {
+    uint64_t seed;
+    uint32_t peers, stragglers;
+    uint64_t params;            /* floats per model */
+    uint64_t steps_per_peer;    /* 0: unlimited */
+    uint64_t shard_min, shard_max;
+    double speed_min, speed_max;
+    uint32_t topo_edges;
+} rm_sim_plan;
+
+typedef struct rm_sim rm_sim;
+
+/* Builds every peer. Errors: RM_EINVAL (diag says which setting),
+ * RM_EMODEL_SPEC, RM_EMISMATCH, RM_ENOMEM. */
+rm_err rm_sim_create(rm_sim **out, const rm_scenario *s,
+                     const rm_sim_options *o, rm_diag *diag);
+
+const rm_sim_plan *rm_sim_get_plan(const rm_sim *sim);
+
+/* Runs until the scenario's duration. Errors: RM_ENOMEM. */
+rm_err rm_sim_run(rm_sim *sim);
+
+/* The last metrics (after rm_sim_run: the final ones). */
+const rm_sim_metrics *rm_sim_last(const rm_sim *sim);
+
+/* The mean of the live peers' models into out (params floats), and the
+ * push-sum total weight over all peers. For tests and summaries. */
+void rm_sim_mean_model(const rm_sim *sim, double *out);
+uint64_t rm_sim_total_weight(const rm_sim *sim);
+const float *rm_sim_peer_params(const rm_sim *sim, uint32_t peer);
+
+void rm_sim_free(rm_sim *sim);
+
+#endif

@@ -1,0 +1,101 @@
+/* rumor simulator: state shared by sim.c, sim_setup.c and sim_metrics.c.
+ * Not a public header. */
+#ifndef RM_SIM_INTERNAL_H
+#define RM_SIM_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gossip/peer.h"
+#include "models/trainer.h"
+#include "sim/heap.h"
+#include "sim/link.h"
+#include "sim/sim.h"
+#include "sim/topology.h"
+
+enum {
+    EV_DELIVER = 1,      /* peer: receiver; arg: message slot */
+    EV_TIMER,            /* arg: the peer's generation */
+    EV_STEP_DONE,        /* arg: generation << 32 | rows */
+    EV_RESTART,
+    EV_CHURN,            /* arg: churn epoch */
+    EV_FAULT,            /* from here on, events are not about one peer; arg: fault index */
+    EV_STOP_TRAINING,
+    EV_METRICS,
+};
+
+#define SIDE_BRIDGE 2
+
+typedef struct {
+    rm_peer *core;            /* NULL while down */
+    rm_trainer *trainer;      /* learner for models; NULL for vectors */
+    float *vec;               /* (n) the vector model's values */
+    rm_dataset shard;
+    rm_rng learn_rng;         /* the learner's draws: shuffles, dropout */
+    uint8_t id[RM_ID_BYTES];
+    char addr[16];
+    uint64_t incarnation;
+    uint32_t generation;      /* ++ on crash: older events are stale */
+    uint64_t timer_at;        /* the timer event in the heap, or RM_NEVER */
+    double speed, slow;       /* step time multipliers: device, SLOW faults */
+    bool up;
+    bool churning;
+    uint64_t churn_epoch;
+    const rm_fault *churn;
+    uint8_t side;             /* partition side: 0, 1 or SIDE_BRIDGE */
+    uint64_t refused_before;  /* refusals counted by earlier lives */
+} sim_peer;
+
+typedef struct {
+    uint32_t src;
+    uint32_t len;
+    uint8_t *bytes;
+} sim_msg;
+
+typedef struct {
+    uint64_t key;             /* src << 32 | dst, + 1 (0 = empty) */
+    rm_link_state st;
+} sim_link;
+
+struct rm_sim {
+    rm_scenario sc;
+    rm_sim_options opt;
+    rm_sim_plan plan;
+    uint64_t now;
+    rm_heap heap;
+    sim_peer *peer;           /* (peers) */
+    uint32_t live;
+    uint32_t n;               /* floats per model */
+    bool vector;              /* averaging-only vector model */
+    bool training;
+    bool partitioned, oneway;
+    bool oom;
+    rm_topology topo;
+    rm_rng net_rng, fault_rng;
+    float *scratch;           /* (n) shared by every core: one thread */
+    uint32_t *scratch_idx;    /* (peers) */
+    rm_dataset eval;          /* the test rows metrics use */
+    double true_mean;         /* vector models: the mean of the start values */
+    sim_msg *msg;
+    uint32_t nmsg, msg_cap;
+    uint32_t *msg_free, msg_free_len;
+    sim_link *links;          /* open addressing, power-of-two size */
+    uint32_t links_len, links_cap;
+    double *mean;             /* (n) metrics scratch */
+    rm_sim_metrics m;
+    uint64_t refused_dead;
+};
+
+/* sim_setup.c */
+uint32_t sim_peer_index(const uint8_t id[RM_ID_BYTES]);
+rm_err sim_peer_start(rm_sim *s, uint32_t i);
+uint32_t sim_learner_step(rm_sim *s, uint32_t i);
+rm_link_state *sim_link_state(rm_sim *s, uint32_t a, uint32_t b);
+const float *sim_params(const rm_sim *s, uint32_t i);
+
+/* sim_metrics.c */
+void sim_metrics_sample(rm_sim *s, bool final);
+/* Adds peer i's refusal counts to the run's before its core is freed. */
+void sim_peer_retire_stats(rm_sim *s, uint32_t i);
+
+#endif

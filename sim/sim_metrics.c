@@ -1,0 +1,111 @@
+/* The simulator's metrics: a sample of the whole swarm's state, taken every
+ * metrics interval of virtual time. Cost: O(peers * params) for the
+ * consensus distance, plus one evaluation per live peer for models. */
+#include "sim/sim_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+static uint64_t refused(const rm_peer_stats *st) {
+    return st->refused_nonfinite + st->refused_shape + st->refused_norm +
+           st->refused_stale + st->malformed;
+}
+
+void sim_peer_retire_stats(rm_sim *s, uint32_t i) {
+    if (s->peer[i].core)
+        s->refused_dead += refused(rm_peer_get_stats(s->peer[i].core));
+}
+
+static void consensus(rm_sim *s) {
+    const uint32_t n = s->n;
+    double *mean = s->mean;
+    memset(mean, 0, (size_t)n * sizeof *mean);
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < s->sc.peers; i++) {
+        if (!s->peer[i].up)
+            continue;
+        const float *x = sim_params(s, i);
+        for (uint32_t k = 0; k < n; k++)
+            mean[k] += x[k];
+        live++;
+    }
+    s->m.consensus = s->m.mean_error = NAN;
+    if (live == 0)
+        return;
+    for (uint32_t k = 0; k < n; k++)
+        mean[k] /= live;
+    double dist = 0.0;
+    for (uint32_t i = 0; i < s->sc.peers; i++) {
+        if (!s->peer[i].up)
+            continue;
+        const float *x = sim_params(s, i);
+        for (uint32_t k = 0; k < n; k++) {
+            double d = x[k] - mean[k];
+            dist += d * d;
+        }
+    }
+    s->m.consensus = dist / live;
+    if (s->vector) {
+        double err = 0.0;
+        for (uint32_t k = 0; k < n; k++)
+            err = fmax(err, fabs(mean[k] - s->true_mean));
+        s->m.mean_error = err;
+    }
+}
+
+static void accuracy(rm_sim *s, bool final) {
+    s->m.acc_mean = s->m.acc_min = s->m.acc_max = NAN;
+    if (s->vector)
+        return;
+    const rm_dataset *ds = final ? s->opt.test : &s->eval;
+    double sum = 0.0, lo = 1.0, hi = 0.0;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < s->sc.peers; i++) {
+        if (!s->peer[i].up)
+            continue;
+        rm_eval_result r;
+        if (rm_trainer_evaluate(s->peer[i].trainer, ds, &r) != RM_OK) {
+            s->oom = true;
+            return;
+        }
+        sum += r.accuracy;
+        lo = fmin(lo, r.accuracy);
+        hi = fmax(hi, r.accuracy);
+        k++;
+        rm_eval_result_free(&r);
+    }
+    if (k) {
+        s->m.acc_mean = sum / k;
+        s->m.acc_min = lo;
+        s->m.acc_max = hi;
+    }
+}
+
+void sim_metrics_sample(rm_sim *s, bool final) {
+    s->m.t_us = s->now;
+    s->m.live = s->live;
+    consensus(s);
+    accuracy(s, final);
+    uint64_t r = s->refused_dead;
+    for (uint32_t i = 0; i < s->sc.peers; i++)
+        if (s->peer[i].up)
+            r += refused(rm_peer_get_stats(s->peer[i].core));
+    s->m.refused = r;
+    if (s->opt.on_metrics)
+        s->opt.on_metrics(s->opt.ctx, &s->m, final);
+}
+
+void rm_sim_mean_model(const rm_sim *s, double *out) {
+    memset(out, 0, (size_t)s->n * sizeof *out);
+    uint32_t live = 0;
+    for (uint32_t i = 0; i < s->sc.peers; i++) {
+        if (!s->peer[i].up)
+            continue;
+        const float *x = sim_params(s, i);
+        for (uint32_t k = 0; k < s->n; k++)
+            out[k] += x[k];
+        live++;
+    }
+    for (uint32_t k = 0; live && k < s->n; k++)
+        out[k] /= live;
+}
