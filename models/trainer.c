@@ -98,7 +98,9 @@ void rm_trainer_step(rm_trainer *t, rm_rng *rng, rm_step_stats *st) {
     rm_mlp *m = t->mlp;
     memset(m->grads, 0, m->nparams * sizeof *m->grads);
     st->loss = rm_mlp_train_batch(m, t->xb, t->yb, B, rng, &st->correct);
-    uint64_t total = t->steps_per_epoch * (t->cfg.epochs ? t->cfg.epochs : 1);
+    uint64_t total = t->cfg.total_steps
+                         ? t->cfg.total_steps
+                         : t->steps_per_epoch * (t->cfg.epochs ? t->cfg.epochs : 1);
     float lr = rm_optim_lr(&t->cfg.opt, t->step, total);
     rm_optim_step(&t->opt, m->params, m->grads, lr);
     t->step++;

@@ -21,6 +21,8 @@ typedef struct {
     rm_optim_config opt;
     int batch;              /* rows per step */
     uint32_t epochs;        /* sets the schedule's length (cosine, step) */
+    uint64_t total_steps;   /* overrides it when not 0 (a peer that stops
+                               after a set number of steps) */
     float sched_every_epochs; /* step schedule: decay every this many epochs */
 } rm_train_config;
 

@@ -23,11 +23,15 @@ typedef struct {
     uint64_t next_seq;
 } rm_heap;
 
-/* Starts empty with room for cap events (grows as needed). Errors: RM_ENOMEM. */
+/* Starts empty with room for cap events (at least 16; the array doubles as
+ * needed and never shrinks, so a run that sizes it well never allocates
+ * again). Errors: RM_ENOMEM. */
 rm_err rm_heap_init(rm_heap *h, size_t cap);
+/* Frees the array; h may be initialised again. */
 void rm_heap_free(rm_heap *h);
 
-/* Adds e (its seq is overwritten). O(log n). Errors: RM_ENOMEM. */
+/* Adds e (its seq is overwritten). O(log n). Errors: RM_ENOMEM (when the
+ * array cannot grow; then nothing is changed). */
 rm_err rm_heap_push(rm_heap *h, rm_event e);
 
 /* Removes the earliest event into *out; returns 0 when empty, 1 otherwise.

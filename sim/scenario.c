@@ -256,6 +256,21 @@ static const char *model_key(rm_scenario *s, const char *key, const char *v) {
         s->lr = (float)x;
         return NULL;
     }
+    if (KEY("schedule")) {
+        if (!strcmp(v, "none"))
+            s->cosine = false;
+        else if (!strcmp(v, "cosine"))
+            s->cosine = true;
+        else
+            return "is not none or cosine";
+        return NULL;
+    }
+    if (KEY("lr_min")) {
+        if ((why = parse_real(v, 0.0, 100.0, &x)))
+            return why;
+        s->lr_min = (float)x;
+        return NULL;
+    }
     if (KEY("batch"))
         return parse_u32(v, 1, 65536, &s->batch);
     if (KEY("epochs"))

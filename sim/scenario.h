@@ -75,6 +75,8 @@ typedef struct {
     float dropout;
     bool sgd;                    /* else adam */
     float lr;
+    bool cosine;                 /* decay lr to lr_min over each peer's steps */
+    float lr_min;
     uint32_t batch;
     double epochs;               /* passes each peer makes over its own shard
                                     (then it stops training); 0: no limit */

@@ -106,6 +106,11 @@ static rm_err learner_start(rm_sim *s, uint32_t i, rm_diag *diag) {
     c.dropout = s->sc.dropout;
     rm_optim_config_default(&c.opt, s->sc.sgd ? RM_OPT_SGD : RM_OPT_ADAM);
     c.opt.lr = s->sc.lr;
+    if (s->sc.cosine && s->plan.steps_per_peer) {
+        c.opt.sched = RM_SCHED_COSINE;
+        c.opt.lr_min = s->sc.lr_min;
+        c.total_steps = s->plan.steps_per_peer;
+    }
     c.batch = (int)s->sc.batch;
     c.epochs = 1;
     return rm_trainer_create(&p->trainer, &c, &p->shard, &init, diag);
@@ -255,9 +260,14 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
             return err;
         uint32_t rows = sc->eval_rows < s->opt.test->n ? sc->eval_rows
                                                        : (uint32_t)s->opt.test->n;
+        uint32_t *first = malloc((size_t)rows * sizeof *first);
+        if (!first)
+            return RM_ENOMEM;
         for (uint32_t k = 0; k < rows; k++)
-            order[k] = k;
-        if ((err = rm_dataset_subset(s->opt.test, order, rows, &s->eval)))
+            first[k] = k;
+        err = rm_dataset_subset(s->opt.test, first, rows, &s->eval);
+        free(first);
+        if (err)
             return err;
         if (sc->epochs > 0.0) {
             /* Every peer makes the same number of steps: the epochs over

@@ -140,10 +140,16 @@ static rm_err build_ring(uint32_t n, rm_topology *t) {
     return RM_OK;
 }
 
-static rm_err build_exponential(uint32_t n, rm_topology *t) {
+/* floor(log2(n - 1)) + 1 for n >= 2: the number of j with 2^j <= n - 1. */
+static uint32_t exponential_degree(uint32_t n) {
     uint32_t d = 0;
     while (n >= 2 && (UINT64_C(1) << d) <= n - 1)
         d++;
+    return d;
+}
+
+static rm_err build_exponential(uint32_t n, rm_topology *t) {
+    uint32_t d = exponential_degree(n);
     rm_err err = topo_alloc(t, n, (size_t)n * d);
     if (err)
         return err;
@@ -492,15 +498,28 @@ rm_err rm_topo_build(const rm_topo_spec *spec, uint32_t n, rm_rng *rng,
     if (n == 0 || n > RM_TOPO_PEERS_MAX)
         return RM_EINVAL;
     uint32_t k = spec->k;
-    if (spec->kind == RM_TOPO_FULL && k == 0)
-        k = n - 1 < RM_TOPO_FULL_SEEDS ? n - 1 : RM_TOPO_FULL_SEEDS;
-    else if (spec->kind == RM_TOPO_FULL || spec->kind == RM_TOPO_KREGULAR ||
-             spec->kind == RM_TOPO_SMALLWORLD) {
+    switch (spec->kind) {
+    case RM_TOPO_FULL:
+        /* Anyone may reach anyone: more seeds than others just means all. */
+        k = k == 0 ? RM_TOPO_FULL_SEEDS : k;
+        k = k < n - 1 ? k : n - 1;
+        break;
+    case RM_TOPO_KREGULAR:
+    case RM_TOPO_SMALLWORLD:
         if (k == 0 || k >= n)
             return RM_EINVAL;
-        if (k > RM_TOPO_DEGREE_MAX || (uint64_t)n * k > RM_TOPO_ENTRIES_MAX)
-            return RM_ETOO_LARGE;
+        break;
+    case RM_TOPO_RING:
+        k = 2;
+        break;
+    case RM_TOPO_EXPONENTIAL:
+        k = exponential_degree(n);
+        break;
+    default:
+        return RM_EINVAL;
     }
+    if (k > RM_TOPO_DEGREE_MAX || (uint64_t)n * k > RM_TOPO_ENTRIES_MAX)
+        return RM_ETOO_LARGE;
     switch (spec->kind) {
     case RM_TOPO_FULL:
         return build_full(n, k, rng, out);

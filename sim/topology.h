@@ -25,7 +25,7 @@ typedef enum {
 #define RM_TOPO_PEERS_MAX (UINT32_C(1) << 24)
 #define RM_TOPO_DEGREE_MAX 4096u
 #define RM_TOPO_ENTRIES_MAX (UINT64_C(1) << 27)
-/* "full" without a k: min(RM_TOPO_FULL_SEEDS, n - 1) seeds per peer. */
+/* "full" without a k: RM_TOPO_FULL_SEEDS seeds per peer (n - 1 if fewer). */
 #define RM_TOPO_FULL_SEEDS 8u
 /* k-regular and small world draw a fresh graph up to this many times until
  * it is connected, then give up with RM_EINVAL. */
@@ -52,9 +52,11 @@ rm_err rm_topo_parse(const char *s, rm_topo_spec *spec, rm_diag *diag);
 
 /* Builds the topology for n peers from rng. No self-loops, no duplicate
  * neighbours, and every one is connected (strongly, for the directed ones):
- *   full         out-degree k; i's first seed is its successor on a random
- *                cycle through all peers (so no peer goes unseeded), the
- *                other k - 1 a uniform sample of the rest. Directed.
+ *   full         out-degree min(k, n - 1) (a k beyond n - 1 is no error:
+ *                anyone may reach anyone); i's first seed is its successor
+ *                on a random cycle through all peers (so no peer goes
+ *                unseeded), the other k - 1 a uniform sample of the rest.
+ *                Directed.
  *   ring         degree 2 (1 for n = 2, 0 for n = 1), i ~ i +- 1. Undirected.
  *   k-regular    degree k, undirected, near-uniform (pairing model with
  *                rejection; a shuffled ring for k = 2); redrawn until
@@ -65,8 +67,9 @@ rm_err rm_topo_parse(const char *s, rm_topo_spec *spec, rm_diag *diag);
  *                at most RM_TOPO_TRIES times.
  * The rng draws are a function of (spec, n) and the draws themselves. On
  * error *out is zeroed and nothing is allocated. Errors: RM_EINVAL (n = 0 or
- * above RM_TOPO_PEERS_MAX, k = 0 or k >= n, odd n*k for k-regular, k = 1 for
- * k-regular with n > 2, no connected graph within RM_TOPO_TRIES),
+ * above RM_TOPO_PEERS_MAX; for k-regular and small world k = 0 or k >= n;
+ * odd n*k or k = 1 with n > 2 for k-regular; no connected graph within
+ * RM_TOPO_TRIES),
  * RM_ETOO_LARGE (k above RM_TOPO_DEGREE_MAX or n*k above RM_TOPO_ENTRIES_MAX),
  * RM_ENOMEM. */
 rm_err rm_topo_build(const rm_topo_spec *spec, uint32_t n, rm_rng *rng,

@@ -598,8 +598,14 @@ static void topo_full(void **state) {
         check_topology(&t, 0, seed);
         rm_topo_free(&t);
     }
-    assert_int_equal(build_err("full:10", 10), RM_EINVAL);
-    assert_int_equal(build_err("full:1", 1), RM_EINVAL);
+    /* More seeds than others is all of them (scenarios default to k = 8). */
+    rm_topology t = build("full:10", 10, 1);
+    check_degrees(&t, 9, 1);
+    rm_topo_free(&t);
+    t = build("full:8", 1, 1);
+    check_degrees(&t, 0, 1);
+    rm_topo_free(&t);
+    assert_int_equal(build_err("full", 0), RM_EINVAL);
 }
 
 static void topo_ring_and_exponential(void **state) {
