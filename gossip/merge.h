@@ -21,10 +21,17 @@ const char *rm_merge_rule_name(rm_merge_rule r);
 /* x (n) = a * x + b * y. */
 void rm_vec_axpby(float *x, const float *y, float a, float b, size_t n);
 
-/* Sums of squares of x and y (n) in one pass; NaN or Inf in either shows
- * as a non-finite result. y may be NULL (then *ny is not written). */
-void rm_vec_norm2(const float *x, const float *y, size_t n, double *nx,
-                  double *ny);
+/* The same, with y read as n native floats from possibly unaligned bytes
+ * (a payload inside a frame, merged without copying it out first). */
+void rm_vec_axpby_u(float *x, const uint8_t *y, float a, float b, size_t n);
+
+/* The sum of squares of x (n); NaN or Inf in x shows as a non-finite
+ * result. Summed in float vector lanes (reassociated), so the last bits
+ * depend on the vector width: use it for bounds, not for values. */
+double rm_vec_sumsq(const float *x, size_t n);
+
+/* rm_vec_sumsq of n native floats at possibly unaligned bytes. */
+double rm_vec_sumsq_u(const uint8_t *x, size_t n);
 
 /* d (n) = x - base. */
 void rm_vec_sub(float *d, const float *x, const float *base, size_t n);

@@ -47,13 +47,15 @@ struct rm_peer {
         rm_time_us deadline;
         uint64_t sent_weight;
     } ex;
-    rm_pending *pending;     /* (cfg.pending_max) */
+    rm_pending *pending;     /* (cfg.pending_max), allocated on first use */
     uint32_t npending;
     rm_action *out;          /* FIFO of actions: out[head .. len) */
     uint32_t out_head, out_len, out_cap;
     rm_base *bases;          /* (cfg.delta_bases_max) when deltas are on */
     uint32_t nbases;
     float *scratch;          /* (n): a decoded incoming model */
+    const uint8_t *y;        /* the incoming model being merged: n native
+                                floats, in scratch or (zero copy) in the frame */
     bool own_scratch;
     float *dscratch;         /* (n): an outgoing delta */
     int8_t *qscratch;        /* (n): its int8 form */
@@ -223,8 +225,17 @@ static uint64_t fill_model(rm_peer *p, const uint8_t *peer, uint64_t base_id,
 
 typedef enum { MODEL_OK, MODEL_NEED_FULL, MODEL_REFUSED } model_status;
 
-/* Decodes an incoming model into p->scratch (adding its base for deltas)
- * and checks it: shape, finite values, norm bound, staleness. */
+/* Is this host little-endian (the wire's order)? Then a key frame's payload
+ * is merged straight from the frame, without a copy. */
+static bool host_le(void) {
+    const uint16_t one = 1;
+    uint8_t b;
+    memcpy(&b, &one, 1);
+    return b == 1;
+}
+
+/* Points p->y at the incoming model (decoding deltas into p->scratch, base
+ * added) and checks it: shape, finite values, norm bound, staleness. */
 static model_status take_model(rm_peer *p, const uint8_t *from,
                                const rm_wire_exchange *ex) {
     const rm_wire_model *m = &ex->model;
@@ -234,8 +245,12 @@ static model_status take_model(rm_peer *p, const uint8_t *from,
         p->st.refused_shape++;
         return MODEL_REFUSED;
     }
+    p->y = (const uint8_t *)y;
     if (m->encoding == RM_ENC_F32) {
-        rm_wire_payload_f32(m, y);
+        if (host_le())
+            p->y = m->bytes;
+        else
+            rm_wire_payload_f32(m, y);
     } else {
         rm_base *b = find_base(p, from);
         if (!p->cfg.delta || !b || b->id == 0 || b->id != ex->base)
@@ -246,14 +261,14 @@ static model_status take_model(rm_peer *p, const uint8_t *from,
             rm_wire_payload_i8(m, y);
         rm_vec_add(y, b->v, n);
     }
-    double nx, ny;
-    rm_vec_norm2(p->cfg.params, y, n, &nx, &ny);
+    double ny = rm_vec_sumsq_u(p->y, n);
     if (!isfinite(ny)) {
         p->st.refused_nonfinite++;
         return MODEL_REFUSED;
     }
     if (p->cfg.norm_ratio_max > 0.0 &&
-        sqrt(ny) > p->cfg.norm_ratio_max * sqrt(nx) + p->cfg.norm_abs_max) {
+        sqrt(ny) > p->cfg.norm_ratio_max * sqrt(rm_vec_sumsq(p->cfg.params, n)) +
+                       p->cfg.norm_abs_max) {
         p->st.refused_norm++;
         return MODEL_REFUSED;
     }
@@ -270,7 +285,7 @@ static model_status take_model(rm_peer *p, const uint8_t *from,
     return MODEL_OK;
 }
 
-/* Merges p->scratch (the model `ex` carried) into the parameters. */
+/* Merges p->y (the model `ex` carried) into the parameters. */
 static void merge_model(rm_peer *p, const rm_wire_exchange *ex) {
     float a = 0.5f, b = 0.5f;
     if (p->cfg.merge == RM_MERGE_AGE) {
@@ -290,19 +305,19 @@ static void merge_model(rm_peer *p, const rm_wire_exchange *ex) {
         b = 1.0f - a;
         p->weight = total;
     }
-    rm_vec_axpby(p->cfg.params, p->scratch, a, b, p->cfg.n);
+    rm_vec_axpby_u(p->cfg.params, p->y, a, b, p->cfg.n);
     p->version++;
     p->st.merges++;
 }
 
-/* Stores p->scratch as the base shared with `peer` under `id`. */
+/* Stores p->y as the base shared with `peer` under `id`. */
 static void keep_base(rm_peer *p, const uint8_t *peer, uint64_t id) {
     if (!p->cfg.delta)
         return;
     rm_base *b = base_slot(p, peer);
     if (!b)
         return;
-    memcpy(b->v, p->scratch, (size_t)p->cfg.n * sizeof(float));
+    memcpy(b->v, p->y, (size_t)p->cfg.n * sizeof(float));
     b->id = id;
     b->used = ++p->clock;
 }
@@ -522,6 +537,10 @@ static void queue_frame(rm_peer *p, const uint8_t *from, const uint8_t *bytes,
         p->st.pending_dropped++;
         return;
     }
+    if (!p->pending && !(p->pending = calloc(p->cfg.pending_max, sizeof *p->pending))) {
+        p->st.pending_dropped++; /* allocated on first use: most peers of a */
+        return;                  /* vector simulation never queue a frame */
+    }
     uint8_t *copy = malloc(len ? len : 1);
     if (!copy) {
         p->st.pending_dropped++;
@@ -632,9 +651,6 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
         goto err;
     err = RM_ENOMEM;
     size_t bytes = (size_t)cfg->n * sizeof(float);
-    p->pending = calloc(cfg->pending_max, sizeof *p->pending);
-    if (!p->pending)
-        goto err;
     p->scratch = cfg->scratch;
     if (!p->scratch) {
         if (!(p->scratch = malloc(bytes)))
@@ -701,6 +717,26 @@ void rm_peer_leave(rm_peer *p) {
     for (uint32_t i = 0; i < p->view.len; i++)
         send_frame(p, p->view.e[i].id, p->view.e[i].addr, &f);
     p->training = false;
+}
+
+static void prefetch_bytes(const void *at, size_t len, int write) {
+#if defined(__GNUC__)
+    const char *c = at;
+    for (size_t off = 0; off < len; off += 64) {
+        if (write)
+            __builtin_prefetch(c + off, 1);
+        else
+            __builtin_prefetch(c + off, 0);
+    }
+#else
+    (void)at, (void)len, (void)write;
+#endif
+}
+
+void rm_peer_prefetch(const rm_peer *p) {
+    prefetch_bytes(p, sizeof *p, 1);
+    prefetch_bytes(p->view.e, (size_t)p->view.len * sizeof *p->view.e, 1);
+    prefetch_bytes(p->cfg.params, (size_t)p->cfg.n * sizeof(float), 1);
 }
 
 const rm_peer_stats *rm_peer_get_stats(const rm_peer *p) { return &p->st; }

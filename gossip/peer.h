@@ -141,6 +141,12 @@ void rm_peer_set_training(rm_peer *p, bool on);
 /* Sends LEAVE to every peer in the view (clean shutdown). */
 void rm_peer_leave(rm_peer *p);
 
+/* A hint, no effect on behaviour: starts loading the state that handling a
+ * frame touches (the core, its view, the model) into the CPU caches. A
+ * shell that knows which peer it drives next calls it early; in a
+ * 10,000-peer simulation every peer's state is cold. */
+void rm_peer_prefetch(const rm_peer *p);
+
 const rm_peer_stats *rm_peer_get_stats(const rm_peer *p);
 uint64_t rm_peer_weight(const rm_peer *p);   /* push-sum weight */
 uint64_t rm_peer_version(const rm_peer *p);

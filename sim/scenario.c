@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <ini.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,9 @@ bool rm_parse_duration_us(const char *s, uint64_t *us) {
 
 /* ---- value parsers: each returns NULL or why the value is bad ---------- */
 
+#define WHY_MAX 200        /* a reason composed from a parser's diagnostic */
+#define PEERS_MAX 1000000u /* [peers] count */
+
 static const char *parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out) {
     char *end;
     errno = 0;
@@ -108,10 +112,32 @@ static const char *parse_dur(const char *v, uint64_t *out) {
                                         : "is not a duration (like 250ms, 1.5s, 2m)";
 }
 
-static const char *parse_dist(const char *v, rm_dist *out) {
-    return rm_dist_parse(v, out, NULL) ? "is not a distribution (like const:80, "
-                                         "uniform:50,120, lognormal:80,0.5)"
-                                       : NULL;
+/* Distributions and topologies say exactly what is wrong ("'lognorm:80':
+ * unknown distribution 'lognorm' (expected ...)"); the value is quoted
+ * already in our message, so its "'value': " prefix is dropped. */
+static const char *explain(char why[WHY_MAX], const char *what, const char *v,
+                           const rm_diag *d) {
+    const char *reason = d->msg;
+    size_t n = strlen(v);
+    if (reason[0] == '\'' && strncmp(reason + 1, v, n) == 0 &&
+        strncmp(reason + 1 + n, "': ", 3) == 0)
+        reason += n + 4;
+    snprintf(why, WHY_MAX, "is not %s: %s", what, reason[0] ? reason : "bad syntax");
+    return why;
+}
+
+static const char *parse_dist(char why[WHY_MAX], const char *v, rm_dist *out) {
+    rm_diag d = {{0}};
+    if (rm_dist_parse(v, out, &d) == RM_OK)
+        return NULL;
+    return explain(why, "a distribution", v, &d);
+}
+
+static const char *parse_topo(char why[WHY_MAX], const char *v, rm_topo_spec *out) {
+    rm_diag d = {{0}};
+    if (rm_topo_parse(v, out, &d) == RM_OK)
+        return NULL;
+    return explain(why, "a topology", v, &d);
 }
 
 /* "100MB", "12.5Mbit", "0" (unlimited): bytes per second. */
@@ -131,64 +157,197 @@ static const char *parse_bandwidth(const char *v, double *out) {
     return "has an unknown unit (B, KB, MB, GB, kbit, Mbit, Gbit)";
 }
 
-/* "25%" or "0.25" (a share of the peers), or "3,5,7" (a list). */
-static const char *parse_peers(const char *v, rm_fault *f, uint32_t peers) {
+/* "25%" or "0.25" (a share of the peers), or "3,5,7" (a list). Whether
+ * the numbers are below [peers] count is checked once the whole file is
+ * read, so that sections may come in any order. */
+static const char *parse_peers(const char *v, rm_fault *f) {
+    const uint32_t list_max = sizeof f->peers / sizeof f->peers[0];
+    f->fraction = 0.0;
+    f->npeers = 0;
     if (strchr(v, '%') || strchr(v, '.'))
         return parse_real(v, 0.0, 1.0, &f->fraction);
-    f->npeers = 0;
     const char *p = v;
-    while (*p) {
+    for (;;) {
+        if (!(*p >= '0' && *p <= '9'))
+            return "is not a share (25%, 0.25) or a list of peer numbers (3,5,7)";
         char *end;
         unsigned long x = strtoul(p, &end, 10);
-        if (end == p || x >= peers || f->npeers == 64)
-            return "is not a share (25%, 0.25) or a list of peer numbers below count";
+        if (x >= PEERS_MAX)
+            return "names a peer number beyond any [peers] count";
+        if (f->npeers == list_max)
+            return "lists more than 64 peers (use a share such as 25%)";
         f->peers[f->npeers++] = (uint32_t)x;
-        p = *end == ',' ? end + 1 : end;
-        if (*end && *end != ',')
-            return "is not a list of peer numbers";
+        if (*end == '\0')
+            return NULL;
+        if (*end != ',')
+            return "is not a list of peer numbers (3,5,7)";
+        p = end + 1;
     }
-    return NULL;
 }
 
-/* ---- the handler -------------------------------------------------------- */
+/* ---- the reader and the handler ----------------------------------------- */
+
+#define SECTION_MAX 49     /* inih keeps this much of a section's name */
 
 typedef struct {
     rm_scenario *s;
-    char section[64];   /* the section the current fault came from */
-    char err[200];
+    FILE *f;
+    int line;               /* lines handed to inih so far: the current one */
+    int err_line;           /* where err was found; 0: no error yet */
+    char err[RM_SCN_TEXT_MAX];
+    char why[WHY_MAX];      /* a value parser's reason, when it is not fixed */
+    bool in_fault;          /* the current section is a [fault NAME] */
+    /* Where keys were set, for errors found after the whole file is read. */
+    int source_line, burst_line;
+    int peers_line[RM_SCN_FAULTS_MAX], bridge_line[RM_SCN_FAULTS_MAX];
+    char fault_name[RM_SCN_FAULTS_MAX][SECTION_MAX + 1];
 } load_ctx;
+
+static int fail_at(load_ctx *c, int line, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Records the first error; returns 0, which stops inih's handler or reader. */
+static int fail_at(load_ctx *c, int line, const char *fmt, ...) {
+    if (!c->err_line) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(c->err, sizeof c->err, fmt, ap);
+        va_end(ap);
+        c->err_line = line;
+    }
+    return 0;
+}
+
+/* "fault NAME" or "fault.NAME": the NAME, or NULL for another section. */
+static const char *fault_name(const char *section) {
+    if (strncmp(section, "fault", 5) == 0 && (section[5] == ' ' || section[5] == '.'))
+        return section + 6;
+    return NULL;
+}
+
+/* A [fault NAME] header: a new fault, with its defaults. */
+static int begin_fault(load_ctx *c, const char *section) {
+    rm_scenario *s = c->s;
+    const char *name = fault_name(section);
+    if (!name[0])
+        return fail_at(c, c->line, "[%s] needs a name, as in [fault crash]", section);
+    for (uint32_t i = 0; i < s->nfaults; i++)
+        if (strcmp(c->fault_name[i], name) == 0)
+            return fail_at(c, c->line, "[%s] appears twice (first at line %d): "
+                           "fault names must be unique", section, s->faults[i].line);
+    if (s->nfaults == RM_SCN_FAULTS_MAX)
+        return fail_at(c, c->line, "[%s] is one fault too many (at most %d)", section,
+                       RM_SCN_FAULTS_MAX);
+    uint32_t i = s->nfaults++;
+    rm_fault *f = &s->faults[i];
+    memset(f, 0, sizeof *f);
+    f->factor = 1.0;
+    f->partition = RM_PART_HALVES;
+    f->churn_on = f->churn_off = (rm_dist){.kind = RM_DIST_EXP, .a = 30000};
+    f->line = c->line;
+    snprintf(c->fault_name[i], sizeof c->fault_name[i], "%s", name);
+    c->peers_line[i] = c->bridge_line[i] = 0;
+    return 1;
+}
+
+/* inih's reader (fgets-like): hands over one whole line per call, so that
+ * c->line is the line inih reports and the one its handler is called for.
+ * It also sees what inih does not tell a handler: section headers (a
+ * [fault NAME] starts a fault there, even one with no keys), lines too long
+ * for inih's buffer (which inih would split and read as two), and indented
+ * lines (which inih would take as the previous key's value continued).
+ * Returns NULL at the end of the file or at the first error. */
+static char *read_line(char *str, int num, void *stream) {
+    load_ctx *c = stream;
+    if (c->err_line || !fgets(str, num, c->f))
+        return NULL;
+    c->line++;
+    size_t len = strlen(str);
+    if (len == (size_t)num - 1 && str[len - 1] != '\n') {
+        int next = getc(c->f);
+        if (next != EOF) {
+            fail_at(c, c->line, "the line is longer than %d characters", num - 2);
+            return NULL;
+        }
+    }
+    char *p = str;
+    if (c->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
+        p += 3; /* a UTF-8 byte order mark, which inih skips too */
+    char *start = p;
+    while (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n' || *p == '\f' ||
+           *p == '\v')
+        p++;
+    if (*p == '\0' || *p == ';' || *p == '#')
+        return str; /* blank or a comment */
+    if (p != start) {
+        fail_at(c, c->line, "the line is indented: start sections and keys at the "
+                "first column (inih reads an indented line as the previous "
+                "value continued)");
+        return NULL;
+    }
+    if (*p == '[') {
+        char *end = strchr(p, ']');
+        if (!end)
+            return str; /* inih reports it */
+        char section[SECTION_MAX + 1];
+        size_t n = (size_t)(end - p - 1);
+        if (n > SECTION_MAX) {
+            fail_at(c, c->line, "the section name is longer than %d characters",
+                    SECTION_MAX);
+            return NULL;
+        }
+        memcpy(section, p + 1, n);
+        section[n] = '\0';
+        c->in_fault = fault_name(section) != NULL;
+        if (c->in_fault && !begin_fault(c, section))
+            return NULL;
+    }
+    return str;
+}
 
 #define KEY(name) (strcmp(key, name) == 0)
 
 static const char *run_key(rm_scenario *s, const char *key, const char *v) {
+    const char *why;
     if (KEY("seed")) {
         char *end;
+        errno = 0;
         s->seed = strtoull(v, &end, 10);
-        return end == v || *end ? "is not a whole number" : NULL;
+        return !(v[0] >= '0' && v[0] <= '9') || *end || errno ? "is not a whole number"
+                                                               : NULL;
     }
-    if (KEY("duration"))
-        return parse_dur(v, &s->duration_us);
-    if (KEY("metrics_every"))
-        return parse_dur(v, &s->metrics_every_us);
+    if (KEY("duration")) {
+        if ((why = parse_dur(v, &s->duration_us)))
+            return why;
+        return s->duration_us ? NULL : "must be above 0";
+    }
+    if (KEY("metrics_every")) {
+        if ((why = parse_dur(v, &s->metrics_every_us)))
+            return why;
+        return s->metrics_every_us ? NULL : "must be above 0";
+    }
     if (KEY("train_until"))
         return parse_dur(v, &s->train_until_us);
-    return "is not a key of [run]";
+    return "is not a key of [run] (seed, duration, metrics_every, train_until)";
 }
 
-static const char *peers_key(rm_scenario *s, const char *key, const char *v) {
+static const char *peers_key(load_ctx *c, const char *key, const char *v) {
+    rm_scenario *s = c->s;
     if (KEY("count"))
-        return parse_u32(v, 1, 1000000, &s->peers);
+        return parse_u32(v, 1, PEERS_MAX, &s->peers);
     if (KEY("speed"))
-        return parse_dist(v, &s->speed);
+        return parse_dist(c->why, v, &s->speed);
     if (KEY("stragglers"))
         return parse_real(v, 0.0, 1.0, &s->stragglers);
     if (KEY("straggler_factor"))
         return parse_real(v, 1.0, 1e6, &s->straggler_factor);
-    return "is not a key of [peers]";
+    return "is not a key of [peers] (count, speed, stragglers, straggler_factor)";
 }
 
-static const char *data_key(rm_scenario *s, const char *key, const char *v) {
+static const char *data_key(load_ctx *c, const char *key, const char *v) {
+    rm_scenario *s = c->s;
     if (KEY("source")) {
+        c->source_line = c->line;
         if (!strcmp(v, "fashion-mnist"))
             s->data = RM_DATA_FASHION_MNIST;
         else if (!strcmp(v, "none"))
@@ -214,9 +373,8 @@ static const char *data_key(rm_scenario *s, const char *key, const char *v) {
         return parse_real(v, 1e-6, 1e6, &s->alpha);
     if (KEY("eval_rows"))
         return parse_u32(v, 1, 10000000, &s->eval_rows);
-    return "is not a key of [data]";
+    return "is not a key of [data] (source, split, alpha, eval_rows)";
 }
-
 static const char *model_key(rm_scenario *s, const char *key, const char *v) {
     double x;
     const char *why;
@@ -277,10 +435,12 @@ static const char *model_key(rm_scenario *s, const char *key, const char *v) {
         return parse_real(v, 0.0, 1e6, &s->epochs);
     if (KEY("step_time"))
         return parse_dur(v, &s->step_us);
-    return "is not a key of [model]";
+    return "is not a key of [model] (spec, init, dropout, opt, lr, schedule, lr_min, "
+           "batch, epochs, step_time)";
 }
 
 static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
+    const char *why;
     if (KEY("merge")) {
         int r = rm_merge_rule_parse(v);
         if (r < 0)
@@ -288,10 +448,16 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
         s->merge = (rm_merge_rule)r;
         return NULL;
     }
-    if (KEY("interval"))
-        return parse_dur(v, &s->interval_us);
-    if (KEY("timeout"))
-        return parse_dur(v, &s->timeout_us);
+    if (KEY("interval")) {
+        if ((why = parse_dur(v, &s->interval_us)))
+            return why;
+        return s->interval_us ? NULL : "must be above 0";
+    }
+    if (KEY("timeout")) {
+        if ((why = parse_dur(v, &s->timeout_us)))
+            return why;
+        return s->timeout_us ? NULL : "must be above 0";
+    }
     if (KEY("view"))
         return parse_u32(v, 1, 4096, &s->view);
     if (KEY("shuffle"))
@@ -311,20 +477,24 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
     }
     if (KEY("norm_ratio"))
         return parse_real(v, 0.0, 1e12, &s->norm_ratio);
-    return "is not a key of [gossip]";
+    return "is not a key of [gossip] (merge, interval, timeout, view, shuffle, "
+           "view_shuffle, delta, norm_ratio)";
 }
 
-static const char *link_key(rm_link_model *l, const char *key, const char *v) {
+static const char *link_key(load_ctx *c, const char *key, const char *v) {
+    rm_link_model *l = &c->s->link;
     if (KEY("latency"))
-        return parse_dist(v, &l->latency);
+        return parse_dist(c->why, v, &l->latency);
     if (KEY("jitter"))
-        return parse_dist(v, &l->jitter);
+        return parse_dist(c->why, v, &l->jitter);
     if (KEY("bandwidth"))
         return parse_bandwidth(v, &l->bandwidth_bps);
     if (KEY("loss"))
         return parse_real(v, 0.0, 1.0, &l->loss);
-    if (KEY("burst"))
+    if (KEY("burst")) {
+        c->burst_line = c->line;
         return parse_bool(v, &l->ge_on);
+    }
     if (KEY("burst_enter"))
         return parse_real(v, 0.0, 1.0, &l->ge_p_good_bad);
     if (KEY("burst_exit"))
@@ -337,11 +507,14 @@ static const char *link_key(rm_link_model *l, const char *key, const char *v) {
         return parse_real(v, 0.0, 1.0, &l->duplicate);
     if (KEY("reorder"))
         return parse_real(v, 0.0, 1.0, &l->reorder);
-    return "is not a key of [link]";
+    return "is not a key of [link] (latency, jitter, bandwidth, loss, burst, "
+           "burst_enter, burst_exit, burst_loss_good, burst_loss_bad, duplicate, "
+           "reorder)";
 }
 
-static const char *fault_key(rm_scenario *s, rm_fault *f, const char *key,
-                             const char *v) {
+static const char *fault_key(load_ctx *c, const char *key, const char *v) {
+    const uint32_t i = c->s->nfaults - 1;
+    rm_fault *f = &c->s->faults[i];
     if (KEY("at"))
         return parse_dur(v, &f->at_us);
     if (KEY("kind")) {
@@ -350,9 +523,9 @@ static const char *fault_key(rm_scenario *s, rm_fault *f, const char *key,
             {"crash", RM_FAULT_CRASH}, {"restart", RM_FAULT_RESTART},
             {"churn", RM_FAULT_CHURN}, {"churn-stop", RM_FAULT_CHURN_STOP},
             {"slow", RM_FAULT_SLOW}};
-        for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-            if (!strcmp(v, kinds[i].name)) {
-                f->kind = kinds[i].kind;
+        for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+            if (!strcmp(v, kinds[k].name)) {
+                f->kind = kinds[k].kind;
                 return NULL;
             }
         return "is not partition, heal, crash, restart, churn, churn-stop or slow";
@@ -370,19 +543,24 @@ static const char *fault_key(rm_scenario *s, rm_fault *f, const char *key,
             return "is not halves, isolate, bridge or oneway";
         return NULL;
     }
-    if (KEY("bridge"))
-        return parse_u32(v, 0, s->peers ? s->peers - 1 : 0, &f->bridge);
-    if (KEY("peers"))
-        return parse_peers(v, f, s->peers);
+    if (KEY("bridge")) {
+        c->bridge_line[i] = c->line;
+        return parse_u32(v, 0, PEERS_MAX - 1, &f->bridge);
+    }
+    if (KEY("peers")) {
+        c->peers_line[i] = c->line;
+        return parse_peers(v, f);
+    }
     if (KEY("down"))
         return parse_dur(v, &f->down_us);
     if (KEY("on"))
-        return parse_dist(v, &f->churn_on);
+        return parse_dist(c->why, v, &f->churn_on);
     if (KEY("off"))
-        return parse_dist(v, &f->churn_off);
+        return parse_dist(c->why, v, &f->churn_off);
     if (KEY("factor"))
         return parse_real(v, 1e-3, 1e6, &f->factor);
-    return "is not a key of a [fault] section";
+    return "is not a key of a [fault] section (at, kind, partition, bridge, peers, "
+           "down, on, off, factor)";
 }
 
 static int on_key(void *user, const char *section, const char *key,
@@ -393,83 +571,86 @@ static int on_key(void *user, const char *section, const char *key,
     if (!strcmp(section, "run"))
         why = run_key(s, key, value);
     else if (!strcmp(section, "peers"))
-        why = peers_key(s, key, value);
+        why = peers_key(c, key, value);
     else if (!strcmp(section, "data"))
-        why = data_key(s, key, value);
+        why = data_key(c, key, value);
     else if (!strcmp(section, "model"))
         why = model_key(s, key, value);
     else if (!strcmp(section, "gossip"))
         why = gossip_key(s, key, value);
     else if (!strcmp(section, "topology"))
-        why = KEY("kind") ? (rm_topo_parse(value, &s->topo, NULL)
-                                 ? "is not a topology (full, full:8, ring, kregular:4, "
-                                   "exponential, smallworld:4,0.1)"
-                                 : NULL)
-                          : "is not a key of [topology]";
+        why = KEY("kind") ? parse_topo(c->why, value, &s->topo)
+                          : "is not a key of [topology] (kind)";
     else if (!strcmp(section, "link"))
-        why = link_key(&s->link, key, value);
-    else if (!strncmp(section, "fault", 5) && (section[5] == ' ' || section[5] == '.')) {
-        if (strcmp(section, c->section) != 0) { /* a new fault begins */
-            if (s->nfaults == RM_SCN_FAULTS_MAX) {
-                why = "is one fault too many (at most 64)";
-                goto out;
-            }
-            snprintf(c->section, sizeof c->section, "%s", section);
-            rm_fault *f = &s->faults[s->nfaults++];
-            memset(f, 0, sizeof *f);
-            f->factor = 1.0;
-            f->partition = RM_PART_HALVES;
-            f->churn_on = f->churn_off = (rm_dist){.kind = RM_DIST_EXP, .a = 30000};
-        }
-        why = fault_key(s, &s->faults[s->nfaults - 1], key, value);
-    } else {
+        why = link_key(c, key, value);
+    else if (fault_name(section) && c->in_fault && s->nfaults)
+        why = fault_key(c, key, value);
+    else
         why = "is in an unknown section (run, peers, data, model, gossip, topology, "
               "link, fault NAME)";
-    }
-out:
-    if (why && !c->err[0])
-        snprintf(c->err, sizeof c->err, "[%s] %s: '%s' %s", section, key, value, why);
-    return why == NULL;
+    if (why)
+        return fail_at(c, c->line, "[%s] %s: '%s' %s", section, key, value, why);
+    return 1;
 }
 
-/* Settings that are each fine alone but not together. */
-static rm_err check(const rm_scenario *s, rm_diag *diag) {
-    if (s->metrics_every_us == 0)
-        return rm_diag_set(diag, RM_EINVAL, "[run] metrics_every must be above 0");
-    if (s->interval_us == 0 || s->timeout_us == 0)
-        return rm_diag_set(diag, RM_EINVAL, "[gossip] interval and timeout must be above 0");
+/* Settings that are each fine alone but not together, and faults that
+ * cannot act; found once the whole file is read. */
+static rm_err check(const load_ctx *c, rm_diag *diag) {
+    const rm_scenario *s = c->s;
     if (s->link.ge_on && s->link.ge_p_bad_good <= 0.0)
-        return rm_diag_set(diag, RM_EINVAL,
-                           "[link] burst_exit must be above 0 (bursts would never end)");
+        return rm_diag_set(diag, RM_EINVAL, "line %d: [link] burst: 'on' needs "
+                           "burst_exit above 0 (bursts would never end)", c->burst_line);
     if (s->data == RM_DATA_NONE && strncmp(s->model, "vector:", 7) != 0)
-        return rm_diag_set(diag, RM_EINVAL,
-                           "[data] source = none needs [model] spec = vector:N");
+        return rm_diag_set(diag, RM_EINVAL, "line %d: [data] source: 'none' needs "
+                           "[model] spec = vector:N (the model '%s' trains on data)",
+                           c->source_line, s->model);
     for (uint32_t i = 0; i < s->nfaults; i++) {
         const rm_fault *f = &s->faults[i];
+        const char *name = c->fault_name[i];
         if (f->kind == 0)
-            return rm_diag_set(diag, RM_EINVAL, "fault %u: no kind = ...", i + 1);
+            return rm_diag_set(diag, RM_EINVAL, "line %d: [fault %s] has no kind "
+                               "(partition, heal, crash, restart, churn, churn-stop "
+                               "or slow)", f->line, name);
         for (uint32_t k = 0; k < f->npeers; k++)
             if (f->peers[k] >= s->peers)
-                return rm_diag_set(diag, RM_EINVAL, "fault %u: peer %u is not below "
-                                   "[peers] count = %u (set count first)",
-                                   i + 1, f->peers[k], s->peers);
+                return rm_diag_set(diag, RM_EINVAL, "line %d: [fault %s] peers: peer %u "
+                                   "is not below [peers] count = %u", c->peers_line[i],
+                                   name, f->peers[k], s->peers);
+        bool needs_peers = f->kind == RM_FAULT_CRASH || f->kind == RM_FAULT_CHURN ||
+                           f->kind == RM_FAULT_SLOW ||
+                           (f->kind == RM_FAULT_PARTITION &&
+                            f->partition == RM_PART_ISOLATE);
+        if (needs_peers && f->fraction <= 0.0 && f->npeers == 0)
+            return rm_diag_set(diag, RM_EINVAL, "line %d: [fault %s] names no peers "
+                               "(peers = 25%% or peers = 3,5,7)", f->line, name);
+        if (f->kind == RM_FAULT_PARTITION && f->partition == RM_PART_BRIDGE &&
+            f->bridge >= s->peers)
+            return rm_diag_set(diag, RM_EINVAL, "line %d: [fault %s] bridge: peer %u "
+                               "is not below [peers] count = %u",
+                               c->bridge_line[i] ? c->bridge_line[i] : f->line, name,
+                               f->bridge, s->peers);
     }
     return RM_OK;
 }
 
 rm_err rm_scenario_load(const char *path, rm_scenario *s, rm_diag *diag) {
     load_ctx c = {.s = s};
-    FILE *f = fopen(path, "r");
-    if (!f)
+    c.f = fopen(path, "r");
+    if (!c.f)
         return rm_diag_set(diag, errno == ENOENT ? RM_ENOENT : RM_EIO,
                            "cannot open it: %s", strerror(errno));
-    int line = ini_parse_file(f, on_key, &c);
-    fclose(f);
-    if (line != 0) {
-        if (c.err[0])
-            return rm_diag_set(diag, RM_EINVAL, "line %d: %s", line, c.err);
+    int line = ini_parse_stream(read_line, &c, on_key, &c);
+    bool io_error = ferror(c.f);
+    fclose(c.f);
+    if (io_error)
+        return rm_diag_set(diag, RM_EIO, "cannot read it (after line %d)", c.line);
+    if (line < 0)
+        return rm_diag_set(diag, RM_ENOMEM, "out of memory reading it");
+    /* inih goes on after a bad line; we stop at ours. The first one wins. */
+    if (c.err_line && (line == 0 || c.err_line <= line))
+        return rm_diag_set(diag, RM_EINVAL, "line %d: %s", c.err_line, c.err);
+    if (line > 0)
         return rm_diag_set(diag, RM_EINVAL, "line %d: not a section, key = value, "
                            "or comment", line);
-    }
-    return check(s, diag);
+    return check(&c, diag);
 }

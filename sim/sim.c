@@ -288,6 +288,25 @@ static void dispatch(rm_sim *s, const rm_event *e) {
     }
 }
 
+/* Starts loading what the next delivery will touch (its frame and the
+ * receiver's model, 4 KB each in a 10,000-peer run, long evicted from the
+ * caches) while this event is handled. */
+static void prefetch_next(const rm_sim *s) {
+#if defined(__GNUC__)
+    const rm_event *next = rm_heap_peek(&s->heap);
+    if (!next || next->kind != EV_DELIVER)
+        return;
+    const sim_msg *m = &s->msg[next->arg];
+    for (uint32_t off = 0; off < m->len; off += 64)
+        __builtin_prefetch(m->bytes + off);
+    const sim_peer *p = &s->peer[next->peer];
+    if (p->up)
+        rm_peer_prefetch(p->core);
+#else
+    (void)s;
+#endif
+}
+
 rm_err rm_sim_run(rm_sim *s) {
     for (uint32_t i = 0; i < s->sc.nfaults; i++)
         push_event(s, s->sc.faults[i].at_us, EV_FAULT, 0, i);
@@ -302,6 +321,7 @@ rm_err rm_sim_run(rm_sim *s) {
             break;
         s->now = e.time_us;
         s->m.events++;
+        prefetch_next(s);
         dispatch(s, &e);
     }
     if (s->oom)
