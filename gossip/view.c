@@ -53,8 +53,8 @@ rm_view_entry *rm_view_learn(rm_view *v, const uint8_t id[RM_ID_BYTES],
             if (addr && addr[0])
                 set_addr(e, addr);
         }
-        if (age < e->age)
-            e->age = age;
+        if (age < rm_view_age(v, e))
+            e->heard = v->round - age;
         return e;
     }
     if (v->len < v->max) {
@@ -64,9 +64,9 @@ rm_view_entry *rm_view_learn(rm_view *v, const uint8_t id[RM_ID_BYTES],
             return NULL;
         rm_view_entry *oldest = &v->e[0];
         for (uint32_t i = 1; i < v->len; i++)
-            if (v->e[i].age > oldest->age)
+            if (rm_view_age(v, &v->e[i]) > rm_view_age(v, oldest))
                 oldest = &v->e[i];
-        if (oldest->age <= age)
+        if (rm_view_age(v, oldest) <= age)
             return NULL;
         e = oldest;
     }
@@ -74,14 +74,14 @@ rm_view_entry *rm_view_learn(rm_view *v, const uint8_t id[RM_ID_BYTES],
     memcpy(e->id, id, RM_ID_BYTES);
     set_addr(e, addr);
     e->incarnation = incarnation;
-    e->age = age;
+    e->heard = v->round - age;
     return e;
 }
 
 void rm_view_heard(rm_view *v, const uint8_t id[RM_ID_BYTES]) {
     rm_view_entry *e = rm_view_find(v, id);
     if (e) {
-        e->age = 0;
+        e->heard = v->round;
         e->misses = 0;
     }
 }
@@ -104,9 +104,11 @@ bool rm_view_missed(rm_view *v, const uint8_t id[RM_ID_BYTES]) {
 }
 
 void rm_view_tick(rm_view *v) {
-    for (uint32_t i = 0; i < v->len; i++)
-        if (v->e[i].age < UINT32_MAX)
-            v->e[i].age++;
+    v->round++;
+}
+
+uint32_t rm_view_age(const rm_view *v, const rm_view_entry *e) {
+    return v->round - e->heard; /* unsigned: right across wrap-around */
 }
 
 rm_view_entry *rm_view_pick(rm_view *v, rm_rng *rng) {
@@ -140,7 +142,7 @@ uint32_t rm_view_sample(const rm_view *v, rm_rng *rng, const uint8_t *skip,
         rm_wire_entry *w = &out[got++];
         memcpy(w->id, e->id, RM_ID_BYTES);
         w->incarnation = e->incarnation;
-        w->age = e->age;
+        w->age = rm_view_age(v, e);
         w->addr_len = (uint8_t)rm_strnlen(e->addr, RM_VIEW_ADDR_MAX);
         memcpy(w->addr, e->addr, w->addr_len);
         w->addr[w->addr_len] = '\0';

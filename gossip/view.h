@@ -25,7 +25,8 @@ typedef struct {
     uint8_t id[RM_ID_BYTES];
     char addr[RM_VIEW_ADDR_MAX + 1];
     uint64_t incarnation;
-    uint32_t age;
+    uint32_t heard;           /* the view's round when last heard of;
+                                 age = round - heard (no per-round pass) */
     uint32_t misses;
     uint64_t last_version;    /* newest model version seen from it */
 } rm_view_entry;
@@ -33,6 +34,7 @@ typedef struct {
 typedef struct {
     rm_view_entry *e;         /* (max) */
     uint32_t len, max;
+    uint32_t round;           /* own gossip rounds so far */
     uint32_t suspect_after, drop_after;
 } rm_view;
 
@@ -62,8 +64,11 @@ bool rm_view_missed(rm_view *v, const uint8_t id[RM_ID_BYTES]);
 /* Removes id (it left). */
 void rm_view_remove(rm_view *v, const uint8_t id[RM_ID_BYTES]);
 
-/* Ages every entry by one round. */
+/* Ages every entry by one round. O(1). */
 void rm_view_tick(rm_view *v);
+
+/* Rounds since the entry was last heard of. */
+uint32_t rm_view_age(const rm_view *v, const rm_view_entry *e);
 
 /* Picks an exchange partner uniformly among unsuspected entries (among all
  * when every entry is suspected). NULL when the view is empty. */

@@ -92,3 +92,11 @@ int rm_heap_pop(rm_heap *h, rm_event *out) {
 const rm_event *rm_heap_peek(const rm_heap *h) {
     return h->len ? &h->ev[0] : NULL;
 }
+
+const rm_event *rm_heap_peek2(const rm_heap *h) {
+    if (h->len < 2)
+        return NULL;
+    if (h->len == 2 || ev_before(&h->ev[1], &h->ev[2]))
+        return &h->ev[1];
+    return &h->ev[2];
+}

@@ -41,4 +41,8 @@ int rm_heap_pop(rm_heap *h, rm_event *out);
 /* The earliest event without removing it, or NULL when empty. */
 const rm_event *rm_heap_peek(const rm_heap *h);
 
+/* The event that will come out after the earliest one (the smaller child
+ * of the root), or NULL with fewer than two. O(1). */
+const rm_event *rm_heap_peek2(const rm_heap *h);
+
 #endif

@@ -64,6 +64,8 @@ struct rm_sim {
     uint64_t now;
     rm_heap heap;
     sim_peer *peer;           /* (peers) */
+    rm_peer **cores;          /* (peers) peer[i].core, in a small hot array
+                                 for prefetching */
     uint32_t live;
     uint32_t n;               /* floats per model */
     bool vector;              /* averaging-only vector model */

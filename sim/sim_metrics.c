@@ -16,41 +16,36 @@ void sim_peer_retire_stats(rm_sim *s, uint32_t i) {
         s->refused_dead += refused(rm_peer_get_stats(s->peer[i].core));
 }
 
+/* One pass: mean_i ||x_i - m||^2 = mean_i ||x_i||^2 - ||m||^2, in double
+ * (the models' float values square exactly in double). */
 static void consensus(rm_sim *s) {
     const uint32_t n = s->n;
-    double *mean = s->mean;
+    double *mean = s->mean, sq = 0.0;
     memset(mean, 0, (size_t)n * sizeof *mean);
     uint32_t live = 0;
     for (uint32_t i = 0; i < s->sc.peers; i++) {
         if (!s->peer[i].up)
             continue;
         const float *x = sim_params(s, i);
-        for (uint32_t k = 0; k < n; k++)
+        for (uint32_t k = 0; k < n; k++) {
             mean[k] += x[k];
+            sq += (double)x[k] * x[k];
+        }
         live++;
     }
     s->m.consensus = s->m.mean_error = NAN;
     if (live == 0)
         return;
-    for (uint32_t k = 0; k < n; k++)
+    double msq = 0.0, err = 0.0;
+    for (uint32_t k = 0; k < n; k++) {
         mean[k] /= live;
-    double dist = 0.0;
-    for (uint32_t i = 0; i < s->sc.peers; i++) {
-        if (!s->peer[i].up)
-            continue;
-        const float *x = sim_params(s, i);
-        for (uint32_t k = 0; k < n; k++) {
-            double d = x[k] - mean[k];
-            dist += d * d;
-        }
+        msq += mean[k] * mean[k];
+        err = fmax(err, fabs(mean[k] - s->true_mean));
     }
-    s->m.consensus = dist / live;
-    if (s->vector) {
-        double err = 0.0;
-        for (uint32_t k = 0; k < n; k++)
-            err = fmax(err, fabs(mean[k] - s->true_mean));
+    double d = sq / live - msq;
+    s->m.consensus = d > 0.0 ? d : 0.0;
+    if (s->vector)
         s->m.mean_error = err;
-    }
 }
 
 static void accuracy(rm_sim *s, bool final) {

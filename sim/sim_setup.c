@@ -181,6 +181,7 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i) {
     }
     p->up = true;
     p->timer_at = RM_NEVER;
+    s->cores[i] = p->core;
     return RM_OK;
 }
 
@@ -245,7 +246,8 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
     err = RM_ENOMEM;
     s->peer = calloc(np, sizeof *s->peer);
     s->scratch_idx = calloc(np, sizeof *s->scratch_idx);
-    if (!s->peer || !s->scratch_idx || rm_heap_init(&s->heap, 4 * (size_t)np + 64))
+    s->cores = calloc(np, sizeof *s->cores);
+    if (!s->peer || !s->scratch_idx || !s->cores || rm_heap_init(&s->heap, 4 * (size_t)np + 64))
         return err;
     s->plan.speed_min = 1e300;
     /* Devices: a speed from the scenario's distribution, and a random
@@ -346,6 +348,7 @@ void rm_sim_free(rm_sim *s) {
         free(s->peer[i].vec);
     }
     free(s->peer);
+    free(s->cores);
     free(s->scratch_idx);
     rm_topo_free(&s->topo);
     rm_heap_free(&s->heap);
