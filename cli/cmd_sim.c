@@ -210,6 +210,8 @@ int rm_cmd_sim(int argc, char **argv) {
         goto out;
     }
     const rm_sim_metrics *m = rm_sim_last(sim);
+    const rm_sim_timing *tm = rm_sim_get_timing(sim);
+    double overhead = wall > 0 ? (wall - tm->learn_seconds - tm->eval_seconds) / wall : 0;
     if (!quiet) {
         printf("\nsummary after %.1f s of virtual time (%.1f s wall, %.0f deliveries/s):\n",
                m->t_us / 1e6, wall, m->deliveries / wall);
@@ -225,6 +227,9 @@ int rm_cmd_sim(int argc, char **argv) {
                (unsigned long long)m->refused, (unsigned long long)m->deliveries);
         printf("  bytes sent          %.1f MB; %llu events\n", m->bytes_sent / 1e6,
                (unsigned long long)m->events);
+        printf("  wall time           %.1f s: training %.1f s, evaluation %.1f s, "
+               "simulator %.1f s (%.1f%%)\n", wall, tm->learn_seconds, tm->eval_seconds,
+               wall - tm->learn_seconds - tm->eval_seconds, 100 * overhead);
         if (out)
             printf("  metrics             %s\n", csv_path);
     }
@@ -238,13 +243,15 @@ int rm_cmd_sim(int argc, char **argv) {
         printf("{\"seed\":%llu,\"peers\":%u,\"virtual_seconds\":%.3f,"
                "\"mean_test_accuracy\":%.6f,\"min_test_accuracy\":%.6f,"
                "\"consensus_distance\":%.9e,\"mean_error\":%.9e,\"bytes_sent\":%llu,"
-               "\"events\":%llu,\"deliveries\":%llu,\"wall_seconds\":%.3f}\n",
+               "\"events\":%llu,\"deliveries\":%llu,\"wall_seconds\":%.3f,"
+               "\"learn_seconds\":%.3f,\"eval_seconds\":%.3f,\"sim_overhead\":%.4f}\n",
                (unsigned long long)seed, plan->peers, m->t_us / 1e6,
                isnan(m->acc_mean) ? -1.0 : m->acc_mean,
                isnan(m->acc_min) ? -1.0 : m->acc_min, m->consensus,
                isnan(m->mean_error) ? -1.0 : m->mean_error,
                (unsigned long long)m->bytes_sent, (unsigned long long)m->events,
-               (unsigned long long)m->deliveries, wall);
+               (unsigned long long)m->deliveries, wall, tm->learn_seconds,
+               tm->eval_seconds, overhead);
     code = RM_EXIT_OK;
 out:
     if (c.csv)

@@ -34,6 +34,8 @@ struct rm_peer {
     rm_peer_stats st;
     rm_wire_limits lim;
     uint64_t version;        /* ++ on every step and merge */
+    double sumsq;            /* the model's sum of squares ... */
+    uint64_t sumsq_version;  /* ... at version sumsq_version - 1 (0: never) */
     uint64_t weight;         /* push-sum weight */
     uint64_t age_samples;    /* samples behind the model (age merge) */
     uint64_t clock;          /* counts base uses */
@@ -234,6 +236,17 @@ static bool host_le(void) {
     return b == 1;
 }
 
+/* The local model's sum of squares, recomputed every 16 model versions: a
+ * bound of 100x does not need it fresher, and the pass over the model
+ * cost as much as the merge itself. */
+static double local_sumsq(rm_peer *p) {
+    if (p->sumsq_version == 0 || p->version + 1 >= p->sumsq_version + 16) {
+        p->sumsq = rm_vec_sumsq(p->cfg.params, p->cfg.n);
+        p->sumsq_version = p->version + 1;
+    }
+    return p->sumsq;
+}
+
 /* Points p->y at the incoming model (decoding deltas into p->scratch, base
  * added) and checks it: shape, finite values, norm bound, staleness. */
 static model_status take_model(rm_peer *p, const uint8_t *from,
@@ -267,8 +280,7 @@ static model_status take_model(rm_peer *p, const uint8_t *from,
         return MODEL_REFUSED;
     }
     if (p->cfg.norm_ratio_max > 0.0 &&
-        sqrt(ny) > p->cfg.norm_ratio_max * sqrt(rm_vec_sumsq(p->cfg.params, n)) +
-                       p->cfg.norm_abs_max) {
+        sqrt(ny) > p->cfg.norm_ratio_max * sqrt(local_sumsq(p)) + p->cfg.norm_abs_max) {
         p->st.refused_norm++;
         return MODEL_REFUSED;
     }
@@ -532,21 +544,22 @@ static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
 /* Copies a frame that arrived during a step; dropped when the queue is
  * full (bounded memory; the sender sees a timeout). */
 static void queue_frame(rm_peer *p, const uint8_t *from, const uint8_t *bytes,
-                        size_t len) {
-    if (p->npending >= p->cfg.pending_max) {
+                        size_t len, bool given) {
+    if (p->npending >= p->cfg.pending_max ||
+        (!p->pending && !(p->pending = calloc(p->cfg.pending_max, sizeof *p->pending)))) {
+        /* (allocated on first use: most peers of a vector run never queue) */
         p->st.pending_dropped++;
+        if (given)
+            free((void *)bytes);
         return;
     }
-    if (!p->pending && !(p->pending = calloc(p->cfg.pending_max, sizeof *p->pending))) {
-        p->st.pending_dropped++; /* allocated on first use: most peers of a */
-        return;                  /* vector simulation never queue a frame */
-    }
-    uint8_t *copy = malloc(len ? len : 1);
+    uint8_t *copy = given ? (uint8_t *)bytes : malloc(len ? len : 1);
     if (!copy) {
         p->st.pending_dropped++;
         return;
     }
-    memcpy(copy, bytes, len);
+    if (!given)
+        memcpy(copy, bytes, len);
     rm_pending *q = &p->pending[p->npending++];
     memcpy(q->peer, from, RM_ID_BYTES);
     q->bytes = copy;
@@ -576,10 +589,13 @@ static void timers(rm_peer *p, rm_time_us now) {
 void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in) {
     switch (in->kind) {
     case RM_IN_FRAME:
-        if (p->stepping)
-            queue_frame(p, in->peer, in->bytes, in->len);
-        else
+        if (p->stepping) {
+            queue_frame(p, in->peer, in->bytes, in->len, in->give);
+        } else {
             handle_frame(p, now, in->peer, in->bytes, in->len);
+            if (in->give)
+                free((void *)in->bytes);
+        }
         break;
     case RM_IN_STEP_DONE:
         if (!p->stepping)

@@ -85,6 +85,10 @@ typedef struct {
     const char *addr;        /* PEER_UP */
     const uint8_t *bytes;    /* FRAME */
     size_t len;
+    bool give;               /* FRAME: bytes came from malloc and are now the
+                                core's to free (it keeps a frame that
+                                arrives during a step without copying it);
+                                false: borrowed for the call */
     uint64_t samples;        /* STEP_DONE */
 } rm_input;
 

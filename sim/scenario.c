@@ -2,6 +2,7 @@
 #include "sim/scenario.h"
 
 #include "gossip/wire.h"
+#include "models/mlp.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -70,6 +71,7 @@ bool rm_parse_duration_us(const char *s, uint64_t *us) {
 
 #define WHY_MAX 200        /* a reason composed from a parser's diagnostic */
 #define PEERS_MAX 1000000u /* [peers] count */
+#define VECTOR_MAX (1ul << 24) /* [model] spec = vector:N, as sim_setup.c takes */
 
 static const char *parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out) {
     char *end;
@@ -140,12 +142,34 @@ static const char *parse_topo(char why[WHY_MAX], const char *v, rm_topo_spec *ou
     return explain(why, "a topology", v, &d);
 }
 
+/* "vector:N" (N floats, averaged only) or a learner's spec ("mlp:784-128-10",
+ * "softmax:784-10"), checked here so that a typo names its line; whether
+ * the widths fit the data is known only when the data is read. */
+static const char *parse_model(char why[WHY_MAX], const char *v) {
+    if (strncmp(v, "vector:", 7) == 0) {
+        const char *p = v + 7;
+        char *end;
+        errno = 0;
+        unsigned long n = strtoul(p, &end, 10);
+        if (!(*p >= '0' && *p <= '9') || *end || errno || n < 1 || n > VECTOR_MAX)
+            return "is not a model: vector:N needs a size N in 1..16777216";
+        return NULL;
+    }
+    rm_mlp_spec spec;
+    rm_diag d = {{0}};
+    if (rm_mlp_spec_parse(v, &spec, &d) == RM_OK)
+        return NULL;
+    return explain(why, "a model", v, &d);
+}
+
 /* "100MB", "12.5Mbit", "0" (unlimited): bytes per second. */
 static const char *parse_bandwidth(const char *v, double *out) {
     char *end;
     double x = strtod(v, &end);
     if (end == v || !isfinite(x) || x < 0)
         return "is not a bandwidth (like 10MB, 100Mbit, 0 for unlimited)";
+    while (*end == ' ')
+        end++;
     static const struct { const char *unit; double bytes; } units[] = {
         {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
         {"kbit", 125}, {"Mbit", 125e3}, {"Gbit", 125e6}};
@@ -375,12 +399,15 @@ static const char *data_key(load_ctx *c, const char *key, const char *v) {
         return parse_u32(v, 1, 10000000, &s->eval_rows);
     return "is not a key of [data] (source, split, alpha, eval_rows)";
 }
-static const char *model_key(rm_scenario *s, const char *key, const char *v) {
+static const char *model_key(load_ctx *c, const char *key, const char *v) {
+    rm_scenario *s = c->s;
     double x;
     const char *why;
     if (KEY("spec")) {
         if (strlen(v) >= sizeof s->model)
             return "is too long";
+        if ((why = parse_model(c->why, v)))
+            return why;
         strcpy(s->model, v);
         return NULL;
     }
@@ -575,7 +602,7 @@ static int on_key(void *user, const char *section, const char *key,
     else if (!strcmp(section, "data"))
         why = data_key(c, key, value);
     else if (!strcmp(section, "model"))
-        why = model_key(s, key, value);
+        why = model_key(c, key, value);
     else if (!strcmp(section, "gossip"))
         why = gossip_key(s, key, value);
     else if (!strcmp(section, "topology"))

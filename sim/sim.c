@@ -243,7 +243,8 @@ static void dispatch(rm_sim *s, const rm_event *e) {
             s->m.msgs_dropped++;
         } else {
             rm_input in = {.kind = RM_IN_FRAME, .peer = s->peer[m->src].id,
-                           .bytes = m->bytes, .len = m->len};
+                           .bytes = m->bytes, .len = m->len, .give = true};
+            m->bytes = NULL; /* the core's now: no copy if it must queue it */
             s->m.deliveries++;
             handle(s, e->peer, &in);
         }
@@ -297,6 +298,8 @@ static void dispatch(rm_sim *s, const rm_event *e) {
  * message's bytes. Hints only: no effect on what the run computes. */
 static void prefetch_ahead(const rm_sim *s) {
 #if defined(__GNUC__)
+    if (s->n > 4096)
+        return; /* large models stream in by themselves: hints only cost */
     const rm_event *e2 = rm_heap_peek2(&s->heap);
     if (e2 && e2->kind == EV_DELIVER) {
         const rm_peer *core = s->cores[e2->peer];

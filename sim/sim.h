@@ -60,6 +60,15 @@ const rm_sim_plan *rm_sim_get_plan(const rm_sim *sim);
 /* Runs until the scenario's duration. Errors: RM_ENOMEM. */
 rm_err rm_sim_run(rm_sim *sim);
 
+/* Host time spent in training steps and in evaluations (not in the
+ * metrics: it varies run to run). The rest of a run's wall time is the
+ * simulator's own overhead. */
+typedef struct {
+    double learn_seconds, eval_seconds;
+} rm_sim_timing;
+
+const rm_sim_timing *rm_sim_get_timing(const rm_sim *sim);
+
 /* The last metrics (after rm_sim_run: the final ones). */
 const rm_sim_metrics *rm_sim_last(const rm_sim *sim);
 

@@ -85,8 +85,12 @@ struct rm_sim {
     uint32_t links_len, links_cap;
     double *mean;             /* (n) metrics scratch */
     rm_sim_metrics m;
+    rm_sim_timing timing;
     uint64_t refused_dead;
 };
+
+/* Monotonic host seconds, for rm_sim_timing only (never for behaviour). */
+double sim_host_seconds(void);
 
 /* sim_setup.c */
 uint32_t sim_peer_index(const uint8_t id[RM_ID_BYTES]);

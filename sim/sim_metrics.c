@@ -53,6 +53,7 @@ static void accuracy(rm_sim *s, bool final) {
     if (s->vector)
         return;
     const rm_dataset *ds = final ? s->opt.test : &s->eval;
+    double t0 = sim_host_seconds();
     double sum = 0.0, lo = 1.0, hi = 0.0;
     uint32_t k = 0;
     for (uint32_t i = 0; i < s->sc.peers; i++) {
@@ -69,6 +70,7 @@ static void accuracy(rm_sim *s, bool final) {
         k++;
         rm_eval_result_free(&r);
     }
+    s->timing.eval_seconds += sim_host_seconds() - t0;
     if (k) {
         s->m.acc_mean = sum / k;
         s->m.acc_min = lo;

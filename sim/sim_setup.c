@@ -1,11 +1,19 @@
 /* The simulator's peers: creating them, (re)starting their cores, their
  * learners, and the per-link state table. */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include "sim/sim_internal.h"
 
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+double sim_host_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 /* Seed streams: every consumer of randomness gets its own, so that adding
  * draws in one place never shifts another's. */
@@ -137,7 +145,9 @@ uint32_t sim_learner_step(rm_sim *s, uint32_t i) {
     if (!p->trainer)
         return 0;
     rm_step_stats st;
+    double t0 = sim_host_seconds();
     rm_trainer_step(p->trainer, &p->learn_rng, &st);
+    s->timing.learn_seconds += sim_host_seconds() - t0;
     return (uint32_t)st.rows;
 }
 
@@ -365,6 +375,7 @@ void rm_sim_free(rm_sim *s) {
 
 const rm_sim_plan *rm_sim_get_plan(const rm_sim *s) { return &s->plan; }
 const rm_sim_metrics *rm_sim_last(const rm_sim *s) { return &s->m; }
+const rm_sim_timing *rm_sim_get_timing(const rm_sim *s) { return &s->timing; }
 const float *rm_sim_peer_params(const rm_sim *s, uint32_t i) { return sim_params(s, i); }
 
 /* Push-sum mass is in the peers and in the messages still on the wire. */
