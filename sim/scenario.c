@@ -69,7 +69,7 @@ bool rm_parse_duration_us(const char *s, uint64_t *us) {
 
 /* ---- value parsers: each returns NULL or why the value is bad ---------- */
 
-#define WHY_MAX 200        /* a reason composed from a parser's diagnostic */
+#define WHY_MAX 320        /* a reason composed from a parser's diagnostic (256) */
 #define PEERS_MAX 1000000u /* [peers] count */
 #define VECTOR_MAX (1ul << 24) /* [model] spec = vector:N, as sim_setup.c takes */
 
