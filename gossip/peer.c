@@ -59,6 +59,7 @@ struct rm_peer {
     const uint8_t *y;        /* the incoming model being merged: n native
                                 floats, in scratch or (zero copy) in the frame */
     bool own_scratch;
+    float *sent;             /* (n) pairwise: the model as last sent in a PUSH */
     float *dscratch;         /* (n): an outgoing delta */
     int8_t *qscratch;        /* (n): its int8 form */
     float *sscratch;         /* (n / chunk + 1): its scales */
@@ -297,8 +298,20 @@ static model_status take_model(rm_peer *p, const uint8_t *from,
     return MODEL_OK;
 }
 
-/* Merges p->y (the model `ex` carried) into the parameters. */
-static void merge_model(rm_peer *p, const rm_wire_exchange *ex) {
+/* Merges p->y (the model `ex` carried) into the parameters. `initiator`:
+ * this is the reply to our own PUSH. Pairwise averaging then moves our
+ * model by half the difference between the reply and what we sent, not
+ * what we hold now: the responder moved by exactly the opposite, so the
+ * sum over the swarm is conserved even when our model changed in between
+ * (a step, another exchange). Averaging to the current model instead let
+ * the agreed value drift up to 5% of the spread with 20 ms links. */
+static void merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator) {
+    if (p->cfg.merge == RM_MERGE_PAIRWISE && initiator && p->sent) {
+        rm_vec_pairwise_u(p->cfg.params, p->y, p->sent, p->cfg.n);
+        p->version++;
+        p->st.merges++;
+        return;
+    }
     float a = 0.5f, b = 0.5f;
     if (p->cfg.merge == RM_MERGE_AGE) {
         double sx = (double)p->age_samples, sy = (double)ex->samples;
@@ -387,6 +400,12 @@ static void send_push(rm_peer *p, bool key_frame) {
     rm_base *b = find_base(p, p->ex.peer);
     uint64_t base_id = !key_frame && b ? b->id : 0;
     f.u.ex.base = fill_model(p, p->ex.peer, base_id, &f.u.ex.model, NULL);
+    if (p->cfg.merge == RM_MERGE_PAIRWISE) {
+        if (!p->sent)
+            p->sent = malloc((size_t)p->cfg.n * sizeof(float));
+        if (p->sent) /* without it, the reply is averaged in as it stands */
+            memcpy(p->sent, p->cfg.params, (size_t)p->cfg.n * sizeof(float));
+    }
     send_frame(p, p->ex.peer, p->ex.addr, &f);
 }
 
@@ -410,6 +429,12 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
     rm_view_heard(&p->view, from);
     rm_view_entry *e = rm_view_find(&p->view, from);
     const char *addr = e ? e->addr : "";
+    /* A PUSH the network duplicated: merging it twice would count the
+     * sender twice (and, with push-sum, create weight). */
+    if (e && e->last_exchange == in->exchange) {
+        p->st.duplicates++;
+        return;
+    }
     model_status s = take_model(p, from, in);
     if (s == MODEL_NEED_FULL) {
         rm_frame f = {.type = RM_FRAME_NEED_FULL};
@@ -417,8 +442,10 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
         f.u.need_full.base = in->base;
         p->st.need_full_sent++;
         send_frame(p, from, addr, &f);
-        return;
+        return; /* the key frame comes with the same exchange id */
     }
+    if (e)
+        e->last_exchange = in->exchange;
     if (s == MODEL_REFUSED && in->model.n != p->cfg.n)
         return; /* nothing we could answer with that it could use */
 
@@ -430,7 +457,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
         /* Push-sum answers with half of its mass after taking the
          * sender's, so that the total is conserved. */
         if (s == MODEL_OK)
-            merge_model(p, in);
+            merge_model(p, in, false);
         send_w = p->weight / 2;
         p->weight -= send_w;
     }
@@ -447,7 +474,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
         b->used = ++p->clock;
     }
     if (s == MODEL_OK && p->cfg.merge != RM_MERGE_PUSHSUM)
-        merge_model(p, in);
+        merge_model(p, in, false);
 }
 
 static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in) {
@@ -466,7 +493,7 @@ static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in
         return;
     }
     if (s == MODEL_OK) {
-        merge_model(p, in);
+        merge_model(p, in, true);
         keep_base(p, from, in->exchange);
     }
     p->st.exchanges_done++;
@@ -708,6 +735,7 @@ void rm_peer_free(rm_peer *p) {
     free(p->bases);
     if (p->own_scratch)
         free(p->scratch);
+    free(p->sent);
     free(p->dscratch);
     free(p->qscratch);
     free(p->sscratch);

@@ -114,6 +114,7 @@ typedef struct {
     uint64_t refused_nonfinite, refused_shape, refused_norm, refused_stale;
     uint64_t malformed, need_full_sent, need_full_received, pending_dropped;
     uint64_t unexpected;     /* replies to no open exchange (late, foreign) */
+    uint64_t duplicates;     /* PUSHes seen twice (the network duplicated them) */
 } rm_peer_stats;
 
 typedef struct rm_peer rm_peer;

@@ -29,6 +29,7 @@ typedef struct {
                                  age = round - heard (no per-round pass) */
     uint32_t misses;
     uint64_t last_version;    /* newest model version seen from it */
+    uint64_t last_exchange;   /* the last exchange it opened with us */
 } rm_view_entry;
 
 typedef struct {

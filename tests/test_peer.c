@@ -192,8 +192,9 @@ static void frames_during_a_step_wait_for_it(void **state) {
 static rm_action push_of(const tpeer *from, const float *y, uint32_t n) {
     rm_frame f;
     memset(&f, 0, sizeof f);
+    static uint64_t exchange = 77; /* a new exchange each time */
     f.type = RM_FRAME_PUSH;
-    f.u.ex.exchange = 77;
+    f.u.ex.exchange = exchange++;
     f.u.ex.incarnation = 1;
     f.u.ex.version = 1;
     f.u.ex.weight = (double)RM_PUSHSUM_UNIT / 2;
@@ -450,6 +451,56 @@ static void a_higher_incarnation_replaces_the_old_entry(void **state) {
     rm_peer_free(b.core);
 }
 
+static void duplicated_pushes_are_merged_once(void **state) {
+    (void)state;
+    tpeer a, b;
+    make(&a, 1, 0.0f, false, NULL);
+    make(&b, 2, 0.0f, false, NULL);
+    float y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = 4.0f;
+    rm_action m = push_of(&b, y, N);
+    rm_action copy = m;
+    copy.bytes = malloc(m.len);
+    memcpy(copy.bytes, m.bytes, m.len);
+    deliver(&a, &b, &m, 1);
+    rm_action reply = expect(&a, RM_ACT_SEND);
+    free(reply.bytes);
+    deliver(&a, &b, &copy, 2);
+    expect_none(&a);
+    assert_int_equal(rm_peer_get_stats(a.core)->merges, 1);
+    assert_int_equal(rm_peer_get_stats(a.core)->duplicates, 1);
+    assert_float_equal(a.x[0], 2.0f, 1e-6);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+}
+
+static void pairwise_conserves_the_sum_when_the_initiator_moved(void **state) {
+    (void)state;
+    tpeer a, b;
+    make(&a, 1, 0.0f, false, NULL);
+    make(&b, 2, 10.0f, false, NULL);
+    link_up(&a, &b);
+    double before = 0, after = 0;
+    for (int i = 0; i < N; i++)
+        before += (double)a.x[i] + b.x[i];
+    fire_timer(&a);
+    rm_action push = expect(&a, RM_ACT_SEND);
+    deliver(&b, &a, &push, 1000);
+    rm_action reply = expect(&b, RM_ACT_SEND);
+    for (int i = 0; i < N; i++) /* a trains while the reply is on its way */
+        a.x[i] += 2.0f;
+    before += 2.0 * N;
+    deliver(&a, &b, &reply, 2000);
+    for (int i = 0; i < N; i++)
+        after += (double)a.x[i] + b.x[i];
+    assert_float_equal(after, before, 1e-3);
+    assert_float_equal(a.x[0], 7.0f, 1e-5); /* 2 + (10 - 0) / 2 */
+    assert_float_equal(b.x[0], 5.0f, 1e-5);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+}
+
 static void leave_sends_to_everyone_in_the_view(void **state) {
     (void)state;
     tpeer a, b, c;
@@ -482,6 +533,8 @@ int main(void) {
         cmocka_unit_test(deltas_after_a_key_frame_and_need_full_without_a_base),
         cmocka_unit_test(int8_deltas_keep_both_bases_equal),
         cmocka_unit_test(a_higher_incarnation_replaces_the_old_entry),
+        cmocka_unit_test(duplicated_pushes_are_merged_once),
+        cmocka_unit_test(pairwise_conserves_the_sum_when_the_initiator_moved),
         cmocka_unit_test(leave_sends_to_everyone_in_the_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
