@@ -45,11 +45,17 @@ struct rm_peer {
         bool active;
         uint64_t id;
         uint8_t peer[RM_ID_BYTES];
-        char addr[RM_PEER_ADDR_MAX + 1];
         rm_time_us deadline;
         uint64_t sent_weight;
     } ex;
     rm_pending *pending;     /* (cfg.pending_max), allocated on first use */
+    struct rm_seed {         /* the bootstrap peers, kept to re-contact */
+        uint8_t id[RM_ID_BYTES];
+        char addr[RM_PEER_ADDR_MAX + 1];
+    } *seeds;
+    uint32_t nseeds;
+    uint64_t seeds_seen;     /* seeds ever added */
+    uint32_t rounds;         /* gossip rounds started */
     uint32_t npending;
     rm_action *out;          /* FIFO of actions: out[head .. len) */
     uint32_t out_head, out_len, out_cap;
@@ -82,6 +88,8 @@ void rm_peer_config_default(rm_peer_config *c) {
     c->delta_chunk = 256;
     c->delta_bases_max = 16;
     c->pending_max = 32;
+    c->reseed_every = 20;
+    c->seeds_max = 4;
 }
 
 /* ---- actions ------------------------------------------------------------ */
@@ -90,7 +98,7 @@ static rm_action *push_action(rm_peer *p, rm_action_kind kind) {
     if (p->out_head == p->out_len)
         p->out_head = p->out_len = 0;
     if (p->out_len == p->out_cap) {
-        uint32_t cap = p->out_cap ? p->out_cap * 2 : 4;
+        uint32_t cap = p->out_cap ? p->out_cap * 2 : 2;
         rm_action *a = realloc(p->out, cap * sizeof *a);
         if (!a)
             return NULL;
@@ -406,19 +414,39 @@ static void send_push(rm_peer *p, bool key_frame) {
         if (p->sent) /* without it, the reply is averaged in as it stands */
             memcpy(p->sent, p->cfg.params, (size_t)p->cfg.n * sizeof(float));
     }
-    send_frame(p, p->ex.peer, p->ex.addr, &f);
+    rm_view_entry *e = rm_view_find(&p->view, p->ex.peer);
+    send_frame(p, p->ex.peer, e ? e->addr : "", &f);
+}
+
+/* Every cfg.reseed_every rounds, and whenever the view is empty, the
+ * partner is a random bootstrap seed, put back into the view. Without it a
+ * partition that lasted long enough for each side to drop the other never
+ * healed: the halves' views no longer named each other, and the swarm
+ * stayed split after the network was whole again. */
+static rm_view_entry *pick_partner(rm_peer *p) {
+    bool reseed = p->nseeds > 0 &&
+                  (p->view.len == 0 ||
+                   (p->cfg.reseed_every && p->rounds % p->cfg.reseed_every == 0));
+    if (reseed) {
+        const struct rm_seed *sd = &p->seeds[rm_rng_below(&p->rng, p->nseeds)];
+        rm_view_entry *e = rm_view_learn(&p->view, sd->id, sd->addr, 0,
+                                         RM_VIEW_AGE_FRESH, true);
+        if (e)
+            return e;
+    }
+    return rm_view_pick(&p->view, &p->rng);
 }
 
 static void start_exchange(rm_peer *p, rm_time_us now) {
     p->gossip_due = false;
     rm_view_tick(&p->view);
-    rm_view_entry *e = rm_view_pick(&p->view, &p->rng);
+    p->rounds++;
+    rm_view_entry *e = pick_partner(p);
     if (!e)
         return;
     p->ex.active = true;
     p->ex.id = rm_rng_u64(&p->rng) | 1; /* never 0: 0 means "no base" */
     memcpy(p->ex.peer, e->id, RM_ID_BYTES);
-    copy_addr(p->ex.addr, e->addr);
     p->ex.deadline = now + p->cfg.exchange_timeout_us;
     p->st.exchanges_started++;
     send_push(p, false);
@@ -735,6 +763,7 @@ void rm_peer_free(rm_peer *p) {
     free(p->bases);
     if (p->own_scratch)
         free(p->scratch);
+    free(p->seeds);
     free(p->sent);
     free(p->dscratch);
     free(p->qscratch);
@@ -746,6 +775,23 @@ rm_err rm_peer_add_seed(rm_peer *p, const uint8_t id[RM_ID_BYTES],
                         const char *addr, uint64_t incarnation) {
     if (memcmp(id, p->cfg.id, RM_ID_BYTES) == 0)
         return RM_EINVAL;
+    /* At most seeds_max are kept, a uniform sample of those added
+     * (reservoir sampling): memory per peer stays small with many seeds. */
+    struct rm_seed *sd;
+    p->seeds_seen++;
+    if (p->nseeds < p->cfg.seeds_max) {
+        if (!(sd = realloc(p->seeds, (p->nseeds + 1) * sizeof *sd)))
+            return RM_ENOMEM;
+        p->seeds = sd;
+        sd += p->nseeds++;
+    } else {
+        uint64_t k = rm_rng_below(&p->rng, p->seeds_seen);
+        sd = k < p->nseeds ? &p->seeds[k] : NULL;
+    }
+    if (sd) {
+        memcpy(sd->id, id, RM_ID_BYTES);
+        copy_addr(sd->addr, addr);
+    }
     return rm_view_learn(&p->view, id, addr, incarnation, 0, false) ? RM_OK
                                                                    : RM_ETOO_LARGE;
 }

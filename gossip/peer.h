@@ -62,12 +62,17 @@ typedef struct {
     uint32_t delta_chunk;          /* values per int8 scale */
     uint32_t delta_bases_max;      /* neighbours with a base kept (LRU) */
     uint32_t pending_max;          /* frames queued while a step runs */
+    uint32_t reseed_every;         /* every this many rounds, exchange with a
+                                      bootstrap seed (heals partitions); 0: only
+                                      when the view is empty */
+    uint32_t seeds_max;            /* seeds kept (a random sample of those added) */
 } rm_peer_config;
 
 /* Defaults: pairwise merge, 100 ms interval, timeout 4 intervals, V = 16,
  * 4 entries per exchange, shuffle on, suspect after 2 misses, drop after 4,
  * training on, norm bound 100x + 1e3, stale bound 1000 versions, deltas off,
- * int8 chunk 256, 16 bases, 32 pending frames. */
+ * int8 chunk 256, 16 bases, 32 pending frames, a seed every 20 rounds,
+ * 4 seeds kept. */
 void rm_peer_config_default(rm_peer_config *c);
 
 typedef enum {
@@ -126,7 +131,8 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
                       const rm_rng *rng, rm_time_us now);
 void rm_peer_free(rm_peer *p);
 
-/* Adds a peer to the view (bootstrap seeds, topology neighbours). */
+/* Adds a bootstrap seed (or topology neighbour): into the view, and to the
+ * list the core goes back to every cfg.reseed_every rounds. */
 rm_err rm_peer_add_seed(rm_peer *p, const uint8_t id[RM_ID_BYTES],
                         const char *addr, uint64_t incarnation);
 

@@ -21,6 +21,10 @@
  * entries stay small. Longer addresses are not stored. */
 #define RM_VIEW_ADDR_MAX 47
 
+/* The age a re-contacted seed enters with: older than any entry heard of
+ * (so it is the first to go when the view is full), but not forgotten. */
+#define RM_VIEW_AGE_FRESH 1000000u
+
 typedef struct {
     uint8_t id[RM_ID_BYTES];
     char addr[RM_VIEW_ADDR_MAX + 1];

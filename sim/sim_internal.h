@@ -30,8 +30,6 @@ typedef struct {
     rm_peer *core;            /* NULL while down */
     rm_trainer *trainer;      /* learner for models; NULL for vectors */
     float *vec;               /* (n) the vector model's values */
-    rm_dataset shard;
-    rm_rng learn_rng;         /* the learner's draws: shuffles, dropout */
     uint8_t id[RM_ID_BYTES];
     char addr[16];
     uint64_t incarnation;
@@ -45,6 +43,13 @@ typedef struct {
     uint8_t side;             /* partition side: 0, 1 or SIDE_BRIDGE */
     uint64_t refused_before;  /* refusals counted by earlier lives */
 } sim_peer;
+
+/* What only a training peer has (kept apart: 10,000 averaging peers do
+ * without it). */
+typedef struct {
+    rm_dataset shard;
+    rm_rng rng;               /* the learner's draws: shuffles, dropout */
+} sim_learner;
 
 typedef struct {
     uint32_t src;
@@ -64,6 +69,7 @@ struct rm_sim {
     uint64_t now;
     rm_heap heap;
     sim_peer *peer;           /* (peers) */
+    sim_learner *learn;       /* (peers) for models; NULL for vectors */
     rm_peer **cores;          /* (peers) peer[i].core, in a small hot array
                                  for prefetching */
     uint32_t live;

@@ -114,7 +114,8 @@ static rm_err learner_start(rm_sim *s, uint32_t i, rm_diag *diag) {
     sim_peer *p = &s->peer[i];
     rm_rng init;
     rm_rng_seed_stream(&init, s->opt.seed, STREAM_INIT + i);
-    rm_rng_seed_stream(&p->learn_rng, s->opt.seed,
+    if (s->learn)
+        rm_rng_seed_stream(&s->learn[i].rng, s->opt.seed,
                        STREAM_LEARN + i + ((uint64_t)p->incarnation << 40));
     if (s->vector) {
         for (uint32_t k = 0; k < s->n; k++)
@@ -137,7 +138,7 @@ static rm_err learner_start(rm_sim *s, uint32_t i, rm_diag *diag) {
     }
     c.batch = (int)s->sc.batch;
     c.epochs = 1;
-    return rm_trainer_create(&p->trainer, &c, &p->shard, &init, diag);
+    return rm_trainer_create(&p->trainer, &c, &s->learn[i].shard, &init, diag);
 }
 
 uint32_t sim_learner_step(rm_sim *s, uint32_t i) {
@@ -146,7 +147,7 @@ uint32_t sim_learner_step(rm_sim *s, uint32_t i) {
         return 0;
     rm_step_stats st;
     double t0 = sim_host_seconds();
-    rm_trainer_step(p->trainer, &p->learn_rng, &st);
+    rm_trainer_step(p->trainer, &s->learn[i].rng, &st);
     s->timing.learn_seconds += sim_host_seconds() - t0;
     return (uint32_t)st.rows;
 }
@@ -208,8 +209,8 @@ static rm_err make_shards(rm_sim *s, rm_diag *diag) {
                                   s->sc.alpha, &r, of);
     s->plan.shard_min = UINT64_MAX;
     for (uint32_t i = 0; !err && i < s->sc.peers; i++) {
-        err = rm_dataset_take_shard(d, of, i, &s->peer[i].shard);
-        uint64_t rows = s->peer[i].shard.n;
+        err = rm_dataset_take_shard(d, of, i, &s->learn[i].shard);
+        uint64_t rows = s->learn[i].shard.n;
         if (!err && rows == 0)
             err = rm_diag_set(diag, RM_EINVAL,
                               "[data] peer %u got no rows: use fewer peers or a larger alpha", i);
@@ -257,7 +258,7 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
     s->peer = calloc(np, sizeof *s->peer);
     s->scratch_idx = calloc(np, sizeof *s->scratch_idx);
     s->cores = calloc(np, sizeof *s->cores);
-    if (!s->peer || !s->scratch_idx || !s->cores || rm_heap_init(&s->heap, 4 * (size_t)np + 64))
+    if (!s->peer || !s->scratch_idx || !s->cores || rm_heap_init(&s->heap, (size_t)np + 64))
         return err;
     s->plan.speed_min = 1e300;
     /* Devices: a speed from the scenario's distribution, and a random
@@ -284,6 +285,8 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
             s->plan.speed_max = s->peer[i].speed;
     }
     if (!s->vector) {
+        if (!(s->learn = calloc(np, sizeof *s->learn)))
+            return RM_ENOMEM;
         if ((err = make_shards(s, diag)))
             return err;
         uint32_t rows = sc->eval_rows < s->opt.test->n ? sc->eval_rows
@@ -354,10 +357,12 @@ void rm_sim_free(rm_sim *s) {
     for (uint32_t i = 0; s->peer && i < s->sc.peers; i++) {
         rm_peer_free(s->peer[i].core);
         rm_trainer_free(s->peer[i].trainer);
-        rm_dataset_free(&s->peer[i].shard);
+        if (s->learn)
+            rm_dataset_free(&s->learn[i].shard);
         free(s->peer[i].vec);
     }
     free(s->peer);
+    free(s->learn);
     free(s->cores);
     free(s->scratch_idx);
     rm_topo_free(&s->topo);

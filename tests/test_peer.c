@@ -277,7 +277,9 @@ static void silent_peers_are_suspected_then_dropped(void **state) {
     tpeer a, b;
     make(&a, 1, 0.0f, false, NULL); /* suspect after 2, drop after 4 */
     make(&b, 2, 1.0f, false, NULL);
-    link_up(&a, &b);
+    /* b comes as a connection, not as a seed (seeds are re-contacted). */
+    rm_peer_handle(a.core, 0, &(rm_input){.kind = RM_IN_PEER_UP, .peer = b.id,
+                                          .addr = "peer-2"});
     /* b never answers: every PUSH times out. Fire timers until a has given
      * up on b; with 100 ms rounds and 400 ms time-outs that takes 4 misses. */
     int fired = 0;
@@ -292,6 +294,32 @@ static void silent_peers_are_suspected_then_dropped(void **state) {
     }
     assert_int_equal(rm_peer_view_len(a.core), 0);
     assert_true(rm_peer_get_stats(a.core)->exchanges_timed_out >= 4);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+}
+
+static void dropped_seeds_are_contacted_again(void **state) {
+    (void)state;
+    tpeer a, b;
+    make(&a, 1, 0.0f, false, NULL);
+    make(&b, 2, 1.0f, false, NULL);
+    link_up(&a, &b); /* a seed */
+    /* b is silent: after 4 time-outs a drops it, but it is a seed, so
+     * later rounds go back to it (a partition that heals is found again). */
+    int pushes_after_drop = 0;
+    for (int fired = 0; fired < 100; fired++) {
+        fire_timer(&a);
+        rm_action m;
+        while (rm_peer_poll(a.core, &m)) {
+            if (rm_peer_get_stats(a.core)->exchanges_timed_out >= 4 &&
+                m.kind == RM_ACT_SEND) {
+                assert_memory_equal(m.peer, b.id, RM_ID_BYTES);
+                pushes_after_drop++;
+            }
+            free(m.bytes);
+        }
+    }
+    assert_true(pushes_after_drop > 0);
     rm_peer_free(a.core);
     rm_peer_free(b.core);
 }
@@ -529,6 +557,7 @@ int main(void) {
         cmocka_unit_test(bad_models_are_refused_and_counted),
         cmocka_unit_test(garbage_closes_the_sender_and_nothing_else),
         cmocka_unit_test(silent_peers_are_suspected_then_dropped),
+        cmocka_unit_test(dropped_seeds_are_contacted_again),
         cmocka_unit_test(pushsum_conserves_weight_exactly),
         cmocka_unit_test(deltas_after_a_key_frame_and_need_full_without_a_base),
         cmocka_unit_test(int8_deltas_keep_both_bases_equal),
