@@ -5,7 +5,9 @@
 # NAME picks fuzz/fuzz_NAME.c (default: wire); SECONDS defaults to 60. The
 # corpus lives in build-fuzz/corpus/NAME and grows from run to run; when it
 # is empty, fuzz/gen_NAME_seeds.c (if there is one) seeds it with valid
-# inputs. A crashing input is written to build-fuzz/crashes/NAME/ and the
+# inputs, and so do the project's own files of that kind (scenario:
+# examples/scenarios/*.ini). fuzz/NAME.dict, if there is one, is passed as
+# -dict. A crashing input is written to build-fuzz/crashes/NAME/ and the
 # script fails; rerun it with: build-fuzz/fuzz/fuzz_NAME FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,9 +30,16 @@ cmake --build "$dir" -j "$(nproc)" --target "${targets[@]}"
 corpus=$dir/corpus/$name
 crashes=$dir/crashes/$name
 mkdir -p "$corpus" "$crashes"
-if [[ -n $gen && -z "$(ls -A "$corpus")" ]]; then
-  "$gen" "$corpus"
+seed_files=()
+case $name in
+  scenario) seed_files=(examples/scenarios/*.ini) ;;
+esac
+if [[ -z "$(ls -A "$corpus")" ]]; then
+  [[ -z $gen ]] || "$gen" "$corpus"
+  [[ ${#seed_files[@]} -eq 0 ]] || cp "${seed_files[@]}" "$corpus/"
 fi
+dict=()
+[[ ! -f fuzz/$name.dict ]] || dict=(-dict="fuzz/$name.dict")
 echo "fuzz.sh: fuzz_$name for ${secs}s, corpus $corpus"
 exec "$dir/fuzz/fuzz_$name" -max_total_time="$secs" -print_final_stats=1 \
-  -artifact_prefix="$crashes/" "$@" "$corpus"
+  -artifact_prefix="$crashes/" "${dict[@]}" "$@" "$corpus"
