@@ -278,15 +278,32 @@ static int begin_fault(load_ctx *c, const char *section) {
  * c->line is the line inih reports and the one its handler is called for.
  * It also sees what inih does not tell a handler: section headers (a
  * [fault NAME] starts a fault there, even one with no keys), lines too long
- * for inih's buffer (which inih would split and read as two), and indented
- * lines (which inih would take as the previous key's value continued).
+ * for inih's buffer (which inih would split and read as two), indented
+ * lines (which inih would take as the previous key's value continued), and
+ * NUL bytes (which would end the line where inih looks).
  * Returns NULL at the end of the file or at the first error. */
 static char *read_line(char *str, int num, void *stream) {
     load_ctx *c = stream;
-    if (c->err_line || !fgets(str, num, c->f))
+    if (c->err_line)
         return NULL;
+    /* fgets, but counting the bytes: fgets cannot tell a NUL byte it read
+     * from the end of the string, and the long-line check below would then
+     * miss a long line with a NUL in it and read its tail as a line. */
+    size_t len = 0;
+    int ch;
+    while (len + 1 < (size_t)num && (ch = getc(c->f)) != EOF) {
+        str[len++] = (char)ch;
+        if (ch == '\n')
+            break;
+    }
+    if (len == 0)
+        return NULL;
+    str[len] = '\0';
     c->line++;
-    size_t len = strlen(str);
+    if (memchr(str, '\0', len)) {
+        fail_at(c, c->line, "the line holds a NUL byte");
+        return NULL;
+    }
     if (len == (size_t)num - 1 && str[len - 1] != '\n') {
         int next = getc(c->f);
         if (next != EOF) {

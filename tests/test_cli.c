@@ -11,53 +11,39 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include "tests/test_util.h"
 
 /* Runs a shell command line with the rumor binary, capturing stdout+stderr
  * into out; returns the exit status. */
-static int run(char *out, size_t len, const char *fmt, ...) {
-    char args[1024], cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", RUMOR_BIN, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static char out[1 << 16];
 
 static void help_everywhere(void **state) {
     (void)state;
-    assert_int_equal(run(out, sizeof out, "--help"), 0);
+    assert_int_equal(run_rumor(out, sizeof out, "--help"), 0);
     assert_non_null(strstr(out, "train"));
-    assert_int_equal(run(out, sizeof out, "train --help"), 0);
+    assert_int_equal(run_rumor(out, sizeof out, "train --help"), 0);
     assert_non_null(strstr(out, "--epochs"));
-    assert_int_equal(run(out, sizeof out, ""), 2);
-    assert_int_equal(run(out, sizeof out, "frobnicate"), 2);
+    assert_int_equal(run_rumor(out, sizeof out, ""), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "frobnicate"), 2);
     assert_non_null(strstr(out, "'frobnicate' is not a command"));
 }
 
 static void bad_flags_are_named(void **state) {
     (void)state;
-    assert_int_equal(run(out, sizeof out, "train --epochs abc"), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "train --epochs abc"), 2);
     assert_non_null(strstr(out, "--epochs: 'abc'"));
-    assert_int_equal(run(out, sizeof out, "train --opt rmsprop"), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "train --opt rmsprop"), 2);
     assert_non_null(strstr(out, "--opt"));
-    assert_int_equal(run(out, sizeof out, "train --dropout 1.5"), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "train --dropout 1.5"), 2);
     assert_non_null(strstr(out, "--dropout"));
-    assert_int_equal(run(out, sizeof out, "train --model mlp:784-x-10"), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "train --model mlp:784-x-10"), 2);
     assert_non_null(strstr(out, "mlp:784-x-10"));
-    assert_int_equal(run(out, sizeof out, "train --no-such-flag"), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "train --no-such-flag"), 2);
 }
 
 static void bad_data_names_the_file(void **state) {
     (void)state;
-    assert_int_equal(run(out, sizeof out, "train --data %s/missing.csv", RUMOR_TMP), 1);
+    assert_int_equal(run_rumor(out, sizeof out, "train --data %s/missing.csv", RUMOR_TMP), 1);
     assert_non_null(strstr(out, "missing.csv"));
     char path[512];
     snprintf(path, sizeof path, "%s/ragged.csv", RUMOR_TMP);
@@ -65,7 +51,7 @@ static void bad_data_names_the_file(void **state) {
     assert_non_null(f);
     fputs("1,2,0\n3,4\n", f);
     fclose(f);
-    assert_int_equal(run(out, sizeof out, "train --data %s", path), 1);
+    assert_int_equal(run_rumor(out, sizeof out, "train --data %s", path), 1);
     assert_non_null(strstr(out, "ragged.csv"));
     assert_non_null(strstr(out, "line 2"));
 }
@@ -91,7 +77,7 @@ static void trains_a_csv_file(void **state) {
         fprintf(f, "%d,%.3f,%.3f\n", k, k * 3.0 + (i % 7) * 0.1, -k * 2.0 + (i % 5) * 0.1);
     }
     fclose(f);
-    assert_int_equal(run(out, sizeof out,
+    assert_int_equal(run_rumor(out, sizeof out,
                          "train --data %s --model mlp:2-8-3 --epochs 30 --batch 16 "
                          "--lr 0.01 --json --quiet", path), 0);
     assert_true(json_number(out, "test_accuracy") > 0.95);
@@ -100,7 +86,7 @@ static void trains_a_csv_file(void **state) {
 
 static void keras_recipe_on_fashion_mnist(void **state) {
     (void)state;
-    int rc = run(out, sizeof out,
+    int rc = run_rumor(out, sizeof out,
                  "train --data fashion-mnist --model mlp:784-128-10 --dropout 0.2 "
                  "--opt adam --lr 0.001 --batch 32 --epochs 5 --schedule none "
                  "--threads 1 --seed 1 --json --quiet");

@@ -13,29 +13,7 @@
 #include <cmocka.h>
 
 #include "models/dataset.h"
-
-static const char *tmp_path(const char *name) {
-    static char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", RUMOR_TMP, name);
-    return buf;
-}
-
-static const char *write_text(const char *name, const char *text, int gz) {
-    const char *path = tmp_path(name);
-    size_t len = strlen(text);
-    if (gz) {
-        gzFile f = gzopen(path, "wb");
-        assert_non_null(f);
-        assert_int_equal(gzwrite(f, text, (unsigned)len), (int)len);
-        assert_int_equal(gzclose(f), Z_OK);
-    } else {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        assert_int_equal(fwrite(text, 1, len, f), len);
-        assert_int_equal(fclose(f), 0);
-    }
-    return path;
-}
+#include "tests/test_util.h"
 
 static void test_fixture_with_header(void **state) {
     (void)state;

@@ -15,14 +15,7 @@
 #include <cmocka.h>
 
 #include "models/dataset.h"
-
-static const char *tmp_path(const char *name) {
-    static char buf[4][512];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(buf[k], sizeof buf[k], "%s/%s", RUMOR_TMP, name);
-    return buf[k];
-}
+#include "tests/test_util.h"
 
 /* Writes len bytes to path, gzip-compressed when gz is set. */
 static void write_bytes(const char *path, int gz, const uint8_t *b,

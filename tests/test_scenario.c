@@ -329,6 +329,36 @@ static void good_values(void **state) {
     assert_memory_equal(&s, &def, sizeof s);
 }
 
+/* A NUL byte is refused on its line. fgets could not tell it from the end
+ * of the string, so that a long line holding one escaped the long-line
+ * check and its tail was read as a line of its own (found by
+ * fuzz/fuzz_scenario.c): here "duration = 5s" would have been taken. */
+static void nul_bytes(void **state) {
+    (void)state;
+    char text[512];
+    size_t n = (size_t)snprintf(text, sizeof text, "[run]\n# note");
+    text[n++] = '\0';
+    while (n < 6 + 199) /* inih's 200-byte buffer takes 199 of line 2 */
+        text[n++] = 'x';
+    n += (size_t)snprintf(text + n, sizeof text - n, "duration = 5s\n");
+    static const char shorter[] = "[run]\nseed = 1\0junk\n";
+    const struct { const char *text; size_t len; } cases[] = {
+        {text, n}, {shorter, sizeof shorter - 1}};
+    for (size_t k = 0; k < 2; k++) {
+        snprintf(tmp_path, sizeof tmp_path, "%s/scenario_test.ini", RUMOR_TMP);
+        FILE *f = fopen(tmp_path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(cases[k].text, 1, cases[k].len, f), cases[k].len);
+        assert_int_equal(fclose(f), 0);
+        rm_scenario s;
+        rm_scenario_default(&s);
+        rm_diag d = {{0}};
+        assert_int_equal(rm_scenario_load(tmp_path, &s, &d), RM_EINVAL);
+        if (!strstr(d.msg, "line 2: the line holds a NUL byte"))
+            fail_msg("message \"%s\"", d.msg);
+    }
+}
+
 static void missing_file(void **state) {
     (void)state;
     rm_scenario s;
@@ -350,6 +380,7 @@ int main(void) {
         cmocka_unit_test(bad_faults),
         cmocka_unit_test(good_faults),
         cmocka_unit_test(good_values),
+        cmocka_unit_test(nul_bytes),
         cmocka_unit_test(missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -18,6 +18,7 @@
 
 #include "gossip/peer.h"
 #include "sim/sim.h"
+#include "tests/test_util.h"
 
 enum { PEERS = 16, DIM = 8 };
 
@@ -391,21 +392,6 @@ static void crashed_peers_come_back_and_agree(void **state) {
 
 /* Runs a shell command line with the rumor binary, capturing stdout+stderr
  * into out; returns the exit status. */
-static int run(char *out, size_t len, const char *fmt, ...) {
-    char args[2048], cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", RUMOR_BIN, args);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t n = fread(out, 1, len - 1, p);
-    out[n] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 static char out[1 << 16];
 
 static void write_file(const char *path, const char *text) {
@@ -461,7 +447,7 @@ static void binary_metrics_are_byte_identical(void **state) {
     static const char *const seeds[3] = {"", "", "--seed 6"};
     for (int k = 0; k < 3; k++) {
         snprintf(dir[k], sizeof dir[k], "%s/sim_out_%d", RUMOR_TMP, k);
-        int rc = run(out, sizeof out, "sim '%s' --out '%s' --quiet %s", ini, dir[k],
+        int rc = run_rumor(out, sizeof out, "sim '%s' --out '%s' --quiet %s", ini, dir[k],
                      seeds[k]);
         if (rc != 0)
             fail_msg("rumor sim exited %d: %s", rc, out);
@@ -485,21 +471,21 @@ static void binary_metrics_are_byte_identical(void **state) {
 
 static void binary_errors(void **state) {
     (void)state;
-    assert_int_equal(run(out, sizeof out, "sim --help"), 0);
+    assert_int_equal(run_rumor(out, sizeof out, "sim --help"), 0);
     assert_non_null(strstr(out, "SCENARIO"));
     assert_non_null(strstr(out, "--seed"));
-    assert_int_equal(run(out, sizeof out, "sim"), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "sim"), 2);
 
     char path[512];
     snprintf(path, sizeof path, "%s/missing.ini", RUMOR_TMP);
     remove(path);
-    int rc = run(out, sizeof out, "sim '%s'", path);
+    int rc = run_rumor(out, sizeof out, "sim '%s'", path);
     assert_true(rc != 0);
     assert_non_null(strstr(out, "missing.ini"));
 
     snprintf(path, sizeof path, "%s/sim_bad.ini", RUMOR_TMP);
     write_file(path, "[run]\nduration = 10s\n\n[link]\nlatency = lognorm:80\n");
-    assert_int_equal(run(out, sizeof out, "sim '%s'", path), 2);
+    assert_int_equal(run_rumor(out, sizeof out, "sim '%s'", path), 2);
     assert_non_null(strstr(out, "sim_bad.ini"));
     assert_non_null(strstr(out, "line 5"));
     assert_non_null(strstr(out, "latency"));

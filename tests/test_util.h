@@ -1,0 +1,60 @@
+/* Helpers shared by the tests: scratch files under RUMOR_TMP and running
+ * the rumor binary (RUMOR_BIN). Include after <cmocka.h>. */
+#ifndef RM_TEST_UTIL_H
+#define RM_TEST_UTIL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+
+/* RUMOR_TMP/name, in one of four static buffers (valid for the next three
+ * calls too, so that two paths can be used in one expression). */
+static inline const char *tmp_path(const char *name) {
+    static char buf[4][512];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(buf[k], sizeof buf[k], "%s/%s", RUMOR_TMP, name);
+    return buf[k];
+}
+
+/* Writes text to RUMOR_TMP/name, gzip-compressed when gz; returns the path. */
+static inline const char *write_text(const char *name, const char *text, int gz) {
+    const char *path = tmp_path(name);
+    size_t len = strlen(text);
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(gzwrite(f, text, (unsigned)len), (int)len);
+        assert_int_equal(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, len, f), len);
+        assert_int_equal(fclose(f), 0);
+    }
+    return path;
+}
+
+#ifdef RUMOR_BIN
+#include <sys/wait.h>
+
+/* Runs `rumor ARGS` (ARGS formatted like printf) in a shell, stdout and
+ * stderr into out; returns the exit status (-1 when it did not exit). */
+static inline int run_rumor(char *out, size_t len, const char *fmt, ...) {
+    char args[2048], cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>&1", RUMOR_BIN, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, len - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+#endif
+
+#endif
