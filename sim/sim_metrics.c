@@ -43,7 +43,8 @@ static void consensus(rm_sim *s) {
         err = fmax(err, fabs(mean[k] - s->true_mean));
     }
     double d = sq / live - msq;
-    s->m.consensus = d > 0.0 ? d : 0.0;
+    /* Rounding can leave a tiny negative; a NaN model must show as NaN. */
+    s->m.consensus = d < 0.0 ? 0.0 : d;
     if (s->vector)
         s->m.mean_error = err;
 }
