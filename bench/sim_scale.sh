@@ -30,7 +30,7 @@ printf 'scale-10k: %.0f deliveries in %.2f s wall = %.0f deliveries/s\n' "$deliv
 printf 'bound (averaging loop + reply copy, 16 KB per delivery): %.0f deliveries/s; simulator at %.0f%% of it\n' \
   "$bound" "$($py -c "print(100 * $rate / $bound)")"
 printf 'peak RSS %.1f MB for %.1f MB of model buffers: %.2fx\n' \
-  "$($py -c "print($rss_kb / 1024)")" "$models_mb" "$($py -c "print($rss_kb * 1024 / 1e6 / $models_mb)")"
+  "$($py -c "print($rss_kb * 1024 / 1e6)")" "$models_mb" "$($py -c "print($rss_kb * 1024 / 1e6 / $models_mb)")"
 
 json=$(build/rumor sim examples/scenarios/iid-16.ini --quiet --json | grep '^{')
 printf 'iid-16: wall %.1f s, training %.1f s, evaluation %.1f s, simulator overhead %.1f%% of wall\n' \
