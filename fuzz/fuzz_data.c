@@ -294,15 +294,14 @@ static const int text_errors[] = {RM_EIO, RM_EDATA_SYNTAX, RM_EDATA_INDEX,
 /* An upper bound on the cells of the dense matrix that rm_libsvm_read with
  * features 0 makes of the file at p: (lines) x (largest number right before
  * a ':'). The bytes are read as the reader reads them (zlib, plain or gzip).
- * A NUL byte makes the line reader join what is around it, so that digits
- * on both sides could form one index: with one, any index is assumed. */
+ * (A NUL byte is an error before any row is made dense.) */
 static unsigned long long libsvm_cells_bound(const char *p) {
     gzFile gz = gzopen(p, "rb");
     if (!gz)
         fail("cannot reopen the temporary file");
     static uint8_t buf[1 << 16];
     unsigned long long lines = 1, run = 0, top = 0;
-    int nul = 0, r;
+    int r;
     while ((r = gzread(gz, buf, sizeof buf)) > 0) {
         for (int k = 0; k < r; k++) {
             uint8_t c = buf[k];
@@ -315,14 +314,10 @@ static unsigned long long libsvm_cells_bound(const char *p) {
                 top = run > top ? run : top;
             else if (c == '\n')
                 lines++;
-            else if (c == '\0')
-                nul = 1;
             run = 0;
         }
     }
     gzclose(gz);
-    if (nul)
-        top = RM_DATA_FEATURES_MAX;
     top = top < RM_DATA_FEATURES_MAX ? top : RM_DATA_FEATURES_MAX;
     return lines * top;
 }
@@ -347,7 +342,8 @@ static void fuzz_libsvm(uint8_t sel, const uint8_t *b, size_t n) {
     size_t features = sel & 4 ? 0 : sel >> 3;
     write_file(path[0][0], b, n, 0);
     write_file(path[0][1], b, n, 1);
-    if (features == 0 && libsvm_cells_bound(path[0][0]) > DENSE_CELLS_MAX)
+    if (features == 0 && (libsvm_cells_bound(path[0][0]) > DENSE_CELLS_MAX ||
+                          libsvm_cells_bound(path[0][1]) > DENSE_CELLS_MAX))
         return;
     rm_dataset ds[2];
     int e0 = libsvm_one(path[0][0], features, &ds[0]);

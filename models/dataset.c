@@ -168,6 +168,7 @@ rm_err rm_lines_next(rm_lines *r, char **line, rm_diag *diag) {
             r->cap = cap;
         }
         size_t room = r->cap - len;
+        z_off_t at = gztell(r->gz);
         if (!gzgets(r->gz, r->buf + len, room > INT_MAX ? INT_MAX : (int)room)) {
             int zerr = Z_OK;
             gzerror(r->gz, &zerr);
@@ -179,7 +180,14 @@ rm_err rm_lines_next(rm_lines *r, char **line, rm_diag *diag) {
             }
             break; /* end of file */
         }
-        len += strlen(r->buf + len);
+        /* gzgets reads through a NUL byte to the '\n'; strlen would then
+         * drop the rest of the line and join the next one to it. */
+        size_t got = strlen(r->buf + len);
+        if (at >= 0 && gztell(r->gz) - at != (z_off_t)got)
+            return rm_diag_set(diag, RM_EDATA_SYNTAX,
+                               "line %zu: holds a NUL byte (not a text file?)",
+                               r->line + 1);
+        len += got;
         if (len > 0 && r->buf[len - 1] == '\n')
             break;
     }

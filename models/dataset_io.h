@@ -38,8 +38,8 @@ rm_err rm_lines_open(rm_lines *r, const char *path, rm_diag *diag);
 
 /* The next line into *line (owned by r, valid until the next call), or
  * *line = NULL at the end of the file. Errors: RM_EIO, RM_EDATA_TRUNCATED,
- * RM_ETOO_LARGE, RM_ENOMEM; diag gives "line N: ...". A NUL byte inside a
- * line ends that line early. */
+ * RM_ETOO_LARGE, RM_ENOMEM, RM_EDATA_SYNTAX (a NUL byte in the line);
+ * diag gives "line N: ...". */
 rm_err rm_lines_next(rm_lines *r, char **line, rm_diag *diag);
 
 /* Closes the file and frees the buffer; safe on a zeroed reader. */

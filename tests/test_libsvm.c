@@ -118,6 +118,27 @@ static void test_malformed(void **state) {
     }
 }
 
+/* A NUL byte is an error on its line, plain or gzip. Before, the line
+ * reader dropped the rest of the line after it and the second line was joined to the first
+ * and read as one row, 1 1:10 2:1
+ * (found by fuzz/fuzz_data.c). */
+static void test_nul_byte(void **state) {
+    (void)state;
+    static const char text[] = "1 1:1\0x\n0 2:1\n";
+    for (int gz = 0; gz < 2; gz++) {
+        const char *p = tmp_path(gz ? "nul.libsvm.gz" : "nul.libsvm");
+        gzFile f = gzopen(p, gz ? "wb" : "wbT");
+        assert_non_null(f);
+        assert_int_equal(gzwrite(f, text, sizeof text - 1), (int)sizeof text - 1);
+        assert_int_equal(gzclose(f), Z_OK);
+        rm_dataset ds;
+        rm_diag d = {{0}};
+        assert_int_equal(rm_libsvm_read(p, 0, &ds, &d), RM_EDATA_SYNTAX);
+        assert_non_null(strstr(d.msg, "line 1: holds a NUL byte"));
+        assert_null(ds.y);
+    }
+}
+
 static void test_missing_file(void **state) {
     (void)state;
     rm_dataset ds;
@@ -130,6 +151,7 @@ int main(void) {
         cmocka_unit_test(test_fixture),
         cmocka_unit_test(test_features_and_multiclass),
         cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_nul_byte),
         cmocka_unit_test(test_missing_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
