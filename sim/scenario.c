@@ -389,6 +389,8 @@ static const char *data_key(load_ctx *c, const char *key, const char *v) {
     rm_scenario *s = c->s;
     if (KEY("source")) {
         c->source_line = c->line;
+        if (!v[0])
+            return "is empty (fashion-mnist, none, or a data file's path)";
         if (!strcmp(v, "fashion-mnist"))
             s->data = RM_DATA_FASHION_MNIST;
         else if (!strcmp(v, "none"))
