@@ -82,7 +82,7 @@ static bool plot(const char *dir) {
     snprintf(cmd, sizeof cmd,
              "gnuplot -e \"set datafile separator ','; set terminal png size 900,500; "
              "set key autotitle columnhead; set xlabel 'virtual time (s)'; "
-             "set output '%s/accuracy.png'; set ylabel 'test accuracy'; "
+             "set output '%s/accuracy.png'; set ylabel 'test accuracy'; set key bottom right; "
              "plot '%s/metrics.csv' using 1:3 with lines title 'mean', '' using 1:4 "
              "with lines title 'min', '' using 1:5 with lines title 'max'; "
              "set output '%s/consensus.png'; set logscale y; set ylabel "
