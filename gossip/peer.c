@@ -9,67 +9,7 @@
 #include <string.h>
 
 #include "base/str.h"
-#include "gossip/view.h"
-
-/* A base shared with one neighbour: the vector both sides hold under `id`,
- * against which deltas are computed. */
-typedef struct {
-    uint8_t peer[RM_ID_BYTES];
-    uint64_t id;
-    uint64_t used;           /* for least-recently-used eviction */
-    float *v;                /* (n) */
-} rm_base;
-
-/* A frame that arrived while a step was running. */
-typedef struct {
-    uint8_t peer[RM_ID_BYTES];
-    uint8_t *bytes;
-    size_t len;
-} rm_pending;
-
-struct rm_peer {
-    rm_peer_config cfg;
-    rm_rng rng;
-    rm_view view;
-    rm_peer_stats st;
-    rm_wire_limits lim;
-    uint64_t version;        /* ++ on every step and merge */
-    double sumsq;            /* the model's sum of squares ... */
-    uint64_t sumsq_version;  /* ... at version sumsq_version - 1 (0: never) */
-    uint64_t weight;         /* push-sum weight */
-    uint64_t age_samples;    /* samples behind the model (age merge) */
-    uint64_t clock;          /* counts base uses */
-    bool stepping, training, gossip_due;
-    rm_time_us next_gossip;
-    struct {
-        bool active;
-        uint64_t id;
-        uint8_t peer[RM_ID_BYTES];
-        rm_time_us deadline;
-        uint64_t sent_weight;
-    } ex;
-    rm_pending *pending;     /* (cfg.pending_max), allocated on first use */
-    struct rm_seed {         /* the bootstrap peers, kept to re-contact */
-        uint8_t id[RM_ID_BYTES];
-        char addr[RM_PEER_ADDR_MAX + 1];
-    } *seeds;
-    uint32_t nseeds;
-    uint64_t seeds_seen;     /* seeds ever added */
-    uint32_t rounds;         /* gossip rounds started */
-    uint32_t npending;
-    rm_action *out;          /* FIFO of actions: out[head .. len) */
-    uint32_t out_head, out_len, out_cap;
-    rm_base *bases;          /* (cfg.delta_bases_max) when deltas are on */
-    uint32_t nbases;
-    float *scratch;          /* (n): a decoded incoming model */
-    const uint8_t *y;        /* the incoming model being merged: n native
-                                floats, in scratch or (zero copy) in the frame */
-    bool own_scratch;
-    float *sent;             /* (n) pairwise: the model as last sent in a PUSH */
-    float *dscratch;         /* (n): an outgoing delta */
-    int8_t *qscratch;        /* (n): its int8 form */
-    float *sscratch;         /* (n / chunk + 1): its scales */
-};
+#include "gossip/peer_internal.h"
 
 void rm_peer_config_default(rm_peer_config *c) {
     memset(c, 0, sizeof *c);
@@ -157,204 +97,6 @@ static void maybe_step(rm_peer *p) {
         p->stepping = true;
 }
 
-/* ---- delta bases -------------------------------------------------------- */
-
-static rm_base *find_base(rm_peer *p, const uint8_t *peer) {
-    for (uint32_t i = 0; i < p->nbases; i++)
-        if (memcmp(p->bases[i].peer, peer, RM_ID_BYTES) == 0)
-            return &p->bases[i];
-    return NULL;
-}
-
-/* The base slot for peer, evicting the least recently used when full. */
-static rm_base *base_slot(rm_peer *p, const uint8_t *peer) {
-    rm_base *b = find_base(p, peer);
-    if (b)
-        return b;
-    if (p->nbases < p->cfg.delta_bases_max) {
-        b = &p->bases[p->nbases];
-        if (!b->v && !(b->v = malloc((size_t)p->cfg.n * sizeof(float))))
-            return NULL;
-        p->nbases++;
-    } else {
-        b = &p->bases[0];
-        for (uint32_t i = 1; i < p->nbases; i++)
-            if (p->bases[i].used < b->used)
-                b = &p->bases[i];
-    }
-    memcpy(b->peer, peer, RM_ID_BYTES);
-    b->id = 0;
-    return b;
-}
-
-static void drop_base(rm_peer *p, const uint8_t *peer) {
-    rm_base *b = find_base(p, peer);
-    if (b)
-        b->id = 0;
-}
-
-/* Fills m with the local model for `peer`: a delta against the base with
- * id `base_id` when deltas are on and that base is held, else the whole
- * model. When `rebase` is not NULL, the vector the receiver will
- * reconstruct is written there (it becomes the next shared base). Returns
- * the base id used (0: a key frame). */
-static uint64_t fill_model(rm_peer *p, const uint8_t *peer, uint64_t base_id,
-                           rm_wire_model *m, float *rebase) {
-    const uint32_t n = p->cfg.n;
-    memset(m, 0, sizeof *m);
-    m->n = n;
-    rm_base *b = base_id ? find_base(p, peer) : NULL;
-    if (!p->cfg.delta || !b || b->id != base_id) {
-        m->encoding = RM_ENC_F32;
-        m->f32 = p->cfg.params;
-        if (rebase)
-            memcpy(rebase, p->cfg.params, (size_t)n * sizeof(float));
-        return 0;
-    }
-    b->used = ++p->clock;
-    rm_vec_sub(p->dscratch, p->cfg.params, b->v, n);
-    if (p->cfg.delta_int8) {
-        rm_vec_quantize_i8(p->dscratch, p->qscratch, p->sscratch, n,
-                           p->cfg.delta_chunk);
-        m->encoding = RM_ENC_I8_DELTA;
-        m->chunk = p->cfg.delta_chunk;
-        m->i8 = p->qscratch;
-        m->scales = p->sscratch;
-    } else {
-        m->encoding = RM_ENC_F32_DELTA;
-        m->f32 = p->dscratch;
-    }
-    if (rebase) { /* exactly what the receiver computes: base + delta */
-        if (rebase != b->v)
-            memcpy(rebase, b->v, (size_t)n * sizeof(float));
-        rm_vec_add(rebase, p->dscratch, n);
-    }
-    return base_id;
-}
-
-/* ---- incoming models ---------------------------------------------------- */
-
-typedef enum { MODEL_OK, MODEL_NEED_FULL, MODEL_REFUSED } model_status;
-
-/* Is this host little-endian (the wire's order)? Then a key frame's payload
- * is merged straight from the frame, without a copy. */
-static bool host_le(void) {
-    const uint16_t one = 1;
-    uint8_t b;
-    memcpy(&b, &one, 1);
-    return b == 1;
-}
-
-/* The local model's sum of squares, recomputed every 16 model versions: a
- * bound of 100x does not need it fresher, and the pass over the model
- * cost as much as the merge itself. */
-static double local_sumsq(rm_peer *p) {
-    if (p->sumsq_version == 0 || p->version + 1 >= p->sumsq_version + 16) {
-        p->sumsq = rm_vec_sumsq(p->cfg.params, p->cfg.n);
-        p->sumsq_version = p->version + 1;
-    }
-    return p->sumsq;
-}
-
-/* Points p->y at the incoming model (decoding deltas into p->scratch, base
- * added) and checks it: shape, finite values, norm bound, staleness. */
-static model_status take_model(rm_peer *p, const uint8_t *from,
-                               const rm_wire_exchange *ex) {
-    const rm_wire_model *m = &ex->model;
-    const uint32_t n = p->cfg.n;
-    float *y = p->scratch;
-    if (m->n != n) {
-        p->st.refused_shape++;
-        return MODEL_REFUSED;
-    }
-    p->y = (const uint8_t *)y;
-    if (m->encoding == RM_ENC_F32) {
-        if (host_le())
-            p->y = m->bytes;
-        else
-            rm_wire_payload_f32(m, y);
-    } else {
-        rm_base *b = find_base(p, from);
-        if (!p->cfg.delta || !b || b->id == 0 || b->id != ex->base)
-            return MODEL_NEED_FULL;
-        if (m->encoding == RM_ENC_F32_DELTA)
-            rm_wire_payload_f32(m, y);
-        else
-            rm_wire_payload_i8(m, y);
-        rm_vec_add(y, b->v, n);
-    }
-    double ny = rm_vec_sumsq_u(p->y, n);
-    if (!isfinite(ny)) {
-        p->st.refused_nonfinite++;
-        return MODEL_REFUSED;
-    }
-    if (p->cfg.norm_ratio_max > 0.0 &&
-        sqrt(ny) > p->cfg.norm_ratio_max * sqrt(local_sumsq(p)) + p->cfg.norm_abs_max) {
-        p->st.refused_norm++;
-        return MODEL_REFUSED;
-    }
-    rm_view_entry *e = rm_view_find(&p->view, from);
-    if (e) {
-        if (p->cfg.stale_versions_max &&
-            ex->version + p->cfg.stale_versions_max < e->last_version) {
-            p->st.refused_stale++;
-            return MODEL_REFUSED;
-        }
-        if (ex->version > e->last_version)
-            e->last_version = ex->version;
-    }
-    return MODEL_OK;
-}
-
-/* Merges p->y (the model `ex` carried) into the parameters. `initiator`:
- * this is the reply to our own PUSH. Pairwise averaging then moves our
- * model by half the difference between the reply and what we sent, not
- * what we hold now: the responder moved by exactly the opposite, so the
- * sum over the swarm is conserved even when our model changed in between
- * (a step, another exchange). Averaging to the current model instead let
- * the agreed value drift up to 5% of the spread with 20 ms links. */
-static void merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator) {
-    if (p->cfg.merge == RM_MERGE_PAIRWISE && initiator && p->sent) {
-        rm_vec_pairwise_u(p->cfg.params, p->y, p->sent, p->cfg.n);
-        p->version++;
-        p->st.merges++;
-        return;
-    }
-    float a = 0.5f, b = 0.5f;
-    if (p->cfg.merge == RM_MERGE_AGE) {
-        double sx = (double)p->age_samples, sy = (double)ex->samples;
-        if (sx + sy > 0.0) {
-            a = (float)(sx / (sx + sy));
-            b = 1.0f - a;
-        }
-        if (ex->samples > p->age_samples)
-            p->age_samples = ex->samples;
-    } else if (p->cfg.merge == RM_MERGE_PUSHSUM) {
-        uint64_t wy = (uint64_t)ex->weight;
-        uint64_t total = p->weight + wy;
-        if (total == 0)
-            return;
-        a = (float)((double)p->weight / (double)total);
-        b = 1.0f - a;
-        p->weight = total;
-    }
-    rm_vec_axpby_u(p->cfg.params, p->y, a, b, p->cfg.n);
-    p->version++;
-    p->st.merges++;
-}
-
-/* Stores p->y as the base shared with `peer` under `id`. */
-static void keep_base(rm_peer *p, const uint8_t *peer, uint64_t id) {
-    if (!p->cfg.delta)
-        return;
-    rm_base *b = base_slot(p, peer);
-    if (!b)
-        return;
-    memcpy(b->v, p->y, (size_t)p->cfg.n * sizeof(float));
-    b->id = id;
-    b->used = ++p->clock;
-}
-
 /* ---- frames ------------------------------------------------------------- */
 
 /* The common part of PUSH and PULL_REPLY: who we are, what we know. */
@@ -405,9 +147,9 @@ static void send_push(rm_peer *p, bool key_frame) {
     f.type = RM_FRAME_PUSH;
     f.flags = 0;
     fill_exchange(p, &f.u.ex, p->ex.peer, p->ex.id, (double)send_w);
-    rm_base *b = find_base(p, p->ex.peer);
+    rm_base *b = peer_find_base(p, p->ex.peer);
     uint64_t base_id = !key_frame && b ? b->id : 0;
-    f.u.ex.base = fill_model(p, p->ex.peer, base_id, &f.u.ex.model, NULL);
+    f.u.ex.base = peer_fill_model(p, p->ex.peer, base_id, &f.u.ex.model, NULL);
     if (p->cfg.merge == RM_MERGE_PAIRWISE) {
         if (!p->sent)
             p->sent = malloc((size_t)p->cfg.n * sizeof(float));
@@ -463,7 +205,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
         p->st.duplicates++;
         return;
     }
-    model_status s = take_model(p, from, in);
+    peer_model_status s = peer_take_model(p, from, in);
     if (s == MODEL_NEED_FULL) {
         rm_frame f = {.type = RM_FRAME_NEED_FULL};
         f.u.need_full.exchange = in->exchange;
@@ -485,7 +227,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
         /* Push-sum answers with half of its mass after taking the
          * sender's, so that the total is conserved. */
         if (s == MODEL_OK)
-            merge_model(p, in, false);
+            peer_merge_model(p, in, false);
         send_w = p->weight / 2;
         p->weight -= send_w;
     }
@@ -493,16 +235,16 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
     /* Reply against the base the sender used (when we hold it too); what
      * the sender will reconstruct from the reply becomes the new shared
      * base, stored here now and there when the reply arrives. */
-    rm_base *b = p->cfg.delta ? base_slot(p, from) : NULL;
+    rm_base *b = p->cfg.delta ? peer_base_slot(p, from) : NULL;
     uint64_t want = s == MODEL_OK && in->base && b && b->id == in->base ? in->base : 0;
-    f.u.ex.base = fill_model(p, from, want, &f.u.ex.model, b ? b->v : NULL);
+    f.u.ex.base = peer_fill_model(p, from, want, &f.u.ex.model, b ? b->v : NULL);
     send_frame(p, from, addr, &f);
     if (b) {
         b->id = in->exchange;
         b->used = ++p->clock;
     }
     if (s == MODEL_OK && p->cfg.merge != RM_MERGE_PUSHSUM)
-        merge_model(p, in, false);
+        peer_merge_model(p, in, false);
 }
 
 static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in) {
@@ -514,22 +256,22 @@ static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in
     p->ex.active = false;
     learn_entries(p, from, in);
     rm_view_heard(&p->view, from);
-    model_status s = take_model(p, from, in);
+    peer_model_status s = peer_take_model(p, from, in);
     if (s == MODEL_NEED_FULL) { /* our base and theirs disagree */
-        drop_base(p, from);
+        peer_drop_base(p, from);
         p->st.unexpected++;
         return;
     }
     if (s == MODEL_OK) {
-        merge_model(p, in, true);
-        keep_base(p, from, in->exchange);
+        peer_merge_model(p, in, true);
+        peer_keep_base(p, from, in->exchange);
     }
     p->st.exchanges_done++;
 }
 
 static void on_need_full(rm_peer *p, const uint8_t *from, uint64_t exchange) {
     p->st.need_full_received++;
-    drop_base(p, from);
+    peer_drop_base(p, from);
     if (!p->ex.active || p->ex.id != exchange ||
         memcmp(from, p->ex.peer, RM_ID_BYTES) != 0)
         return;
@@ -579,7 +321,7 @@ static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
         break;
     case RM_FRAME_LEAVE:
         rm_view_remove(&p->view, from);
-        drop_base(p, from);
+        peer_drop_base(p, from);
         break;
     case RM_FRAME_PING: {
         rm_frame ack = {.type = RM_FRAME_ACK};
@@ -626,7 +368,7 @@ static void timers(rm_peer *p, rm_time_us now) {
         p->ex.active = false;
         p->st.exchanges_timed_out++;
         if (rm_view_missed(&p->view, p->ex.peer))
-            drop_base(p, p->ex.peer);
+            peer_drop_base(p, p->ex.peer);
     }
     if (now >= p->next_gossip) {
         p->next_gossip += p->cfg.gossip_interval_us;

@@ -1,0 +1,87 @@
+/* rumor gossip: the peer core's state, shared by its two files: peer.c
+ * (the exchange protocol, membership, timers, the API) and peer_model.c
+ * (what goes in and out of the parameter buffer: delta bases, encoding the
+ * local model, checking and merging an incoming one). Not a public header. */
+#ifndef RM_PEER_INTERNAL_H
+#define RM_PEER_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gossip/peer.h"
+#include "gossip/view.h"
+
+/* A base shared with one neighbour: the vector both sides hold under `id`,
+ * against which deltas are computed. */
+typedef struct {
+    uint8_t peer[RM_ID_BYTES];
+    uint64_t id;
+    uint64_t used;           /* for least-recently-used eviction */
+    float *v;                /* (n) */
+} rm_base;
+
+/* A frame that arrived while a step was running. */
+typedef struct {
+    uint8_t peer[RM_ID_BYTES];
+    uint8_t *bytes;
+    size_t len;
+} rm_pending;
+
+struct rm_peer {
+    rm_peer_config cfg;
+    rm_rng rng;
+    rm_view view;
+    rm_peer_stats st;
+    rm_wire_limits lim;
+    uint64_t version;        /* ++ on every step and merge */
+    double sumsq;            /* the model's sum of squares ... */
+    uint64_t sumsq_version;  /* ... at version sumsq_version - 1 (0: never) */
+    uint64_t weight;         /* push-sum weight */
+    uint64_t age_samples;    /* samples behind the model (age merge) */
+    uint64_t clock;          /* counts base uses */
+    bool stepping, training, gossip_due;
+    rm_time_us next_gossip;
+    struct {
+        bool active;
+        uint64_t id;
+        uint8_t peer[RM_ID_BYTES];
+        rm_time_us deadline;
+        uint64_t sent_weight;
+    } ex;
+    rm_pending *pending;     /* (cfg.pending_max), allocated on first use */
+    struct rm_seed {         /* the bootstrap peers, kept to re-contact */
+        uint8_t id[RM_ID_BYTES];
+        char addr[RM_PEER_ADDR_MAX + 1];
+    } *seeds;
+    uint32_t nseeds;
+    uint64_t seeds_seen;     /* seeds ever added */
+    uint32_t rounds;         /* gossip rounds started */
+    uint32_t npending;
+    rm_action *out;          /* FIFO of actions: out[head .. len) */
+    uint32_t out_head, out_len, out_cap;
+    rm_base *bases;          /* (cfg.delta_bases_max) when deltas are on */
+    uint32_t nbases;
+    float *scratch;          /* (n): a decoded incoming model */
+    const uint8_t *y;        /* the incoming model being merged: n native
+                                floats, in scratch or (zero copy) in the frame */
+    bool own_scratch;
+    float *sent;             /* (n) pairwise: the model as last sent in a PUSH */
+    float *dscratch;         /* (n): an outgoing delta */
+    int8_t *qscratch;        /* (n): its int8 form */
+    float *sscratch;         /* (n / chunk + 1): its scales */
+};
+
+typedef enum { MODEL_OK, MODEL_NEED_FULL, MODEL_REFUSED } peer_model_status;
+
+/* peer_model.c */
+rm_base *peer_find_base(rm_peer *p, const uint8_t *peer);
+rm_base *peer_base_slot(rm_peer *p, const uint8_t *peer);
+void peer_drop_base(rm_peer *p, const uint8_t *peer);
+uint64_t peer_fill_model(rm_peer *p, const uint8_t *peer, uint64_t base_id,
+                         rm_wire_model *m, float *rebase);
+peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
+                                  const rm_wire_exchange *ex);
+void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator);
+void peer_keep_base(rm_peer *p, const uint8_t *peer, uint64_t id);
+
+#endif
