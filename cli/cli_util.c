@@ -132,6 +132,32 @@ bool rm_cli_load_data(const char *cmd, const char *data, const char *test_path,
     return true;
 }
 
+bool rm_cli_mkdirs(const char *cmd, const char *dir) {
+    char path[4096];
+    size_t n = strlen(dir);
+    if (n == 0 || n >= sizeof path) {
+        rm_cli_error(cmd, "'%s': not a usable folder name", dir);
+        return false;
+    }
+    memcpy(path, dir, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (path[i] != '/' && path[i] != '\0')
+            continue;
+        char keep = path[i];
+        path[i] = '\0';
+        if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+            rm_cli_error(cmd, "%s: cannot create it: %s", path, strerror(errno));
+            return false;
+        }
+        path[i] = keep;
+    }
+    if (!is_dir(dir)) {
+        rm_cli_error(cmd, "%s: exists and is not a folder", dir);
+        return false;
+    }
+    return true;
+}
+
 void rm_progress_init(rm_progress *p) {
     p->on = isatty(STDOUT_FILENO) == 1;
     p->last_draw = 0.0;

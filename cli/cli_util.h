@@ -43,6 +43,10 @@ bool rm_cli_load_data(const char *cmd, const char *data, const char *test_path,
                       double test_fraction, uint64_t seed, rm_dataset *train,
                       rm_dataset *test);
 
+/* Creates dir and any missing parents (like mkdir -p). Prints an error
+ * naming the folder and returns false when it cannot. */
+bool rm_cli_mkdirs(const char *cmd, const char *dir);
+
 /* A one-line progress bar on a terminal; silent when stdout is not one. */
 typedef struct {
     bool on;

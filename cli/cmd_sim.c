@@ -1,11 +1,11 @@
 /* rumor sim: runs a scenario in virtual time and writes its metrics. */
 #include <cblas.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -156,10 +156,14 @@ int rm_cmd_sim(int argc, char **argv) {
         c.bar.on = false;
     char csv_path[4096];
     if (out) {
-        mkdir(out, 0755);
+        if (!rm_cli_mkdirs("sim", out)) {
+            rm_dataset_free(&train);
+            rm_dataset_free(&test);
+            return RM_EXIT_FAIL;
+        }
         snprintf(csv_path, sizeof csv_path, "%s/metrics.csv", out);
         if (!(c.csv = fopen(csv_path, "w"))) {
-            rm_cli_error("sim", "%s: cannot write it", csv_path);
+            rm_cli_error("sim", "%s: cannot write it: %s", csv_path, strerror(errno));
             rm_dataset_free(&train);
             rm_dataset_free(&test);
             return RM_EXIT_FAIL;
