@@ -29,7 +29,18 @@
     X(WIRE_TOO_LARGE, "frame exceeds the allowed size")                      \
     X(WIRE_BAD_VERSION, "frame has an unknown protocol version")             \
     X(WIRE_BAD_TYPE, "frame has an unknown type")                            \
-    X(WIRE_MALFORMED, "frame is malformed")
+    X(WIRE_MALFORMED, "frame is malformed")                                  \
+    X(CHAN_AUTH, "channel message failed authentication")                    \
+    X(CHAN_REPLAY, "handshake is a replay: its timestamp is not newer")      \
+    X(CHAN_UNKNOWN_KEY, "peer key is not admitted")                          \
+    X(CHAN_BAD_KEY, "low-order, all-zero or unusable key")                   \
+    X(CHAN_TOO_LARGE, "channel frame exceeds the allowed size")              \
+    X(CHAN_STATE, "channel is not in a state that allows this call")         \
+    X(CHAN_MALFORMED, "channel message is malformed")                        \
+    X(CHAN_TRUNCATED, "connection ended mid-frame or without a final frame") \
+    X(KEY_SYNTAX, "malformed key, key file or allow-list")                   \
+    X(KEY_PERMS, "key file is accessible to other users")                    \
+    X(EXISTS, "file already exists")
 
 typedef enum {
     RM_OK = 0,

@@ -7,9 +7,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include "tests/test_util.h"
 
@@ -101,12 +103,31 @@ static void keras_recipe_on_fashion_mnist(void **state) {
     assert_int_equal((int)json_number(out, "epochs"), 5);
 }
 
+static void keygen_writes_a_private_key_file_once(void **state) {
+    (void)state;
+    const char *path = tmp_path("cli.key");
+    remove(path);
+    assert_int_equal(run_rumor(out, sizeof out, "keygen --out %s", path), 0);
+    /* One line of the output is the public key: 64 hex digits. */
+    bool found = false;
+    for (const char *line = out; *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : "")
+        found |= strspn(line, "0123456789abcdef") == 64 && line[64] == '\n';
+    assert_true(found);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(run_rumor(out, sizeof out, "keygen --out %s", path), 1);
+    assert_non_null(strstr(out, "already exists"));
+    assert_int_equal(run_rumor(out, sizeof out, "keygen"), 2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_everywhere),
         cmocka_unit_test(bad_flags_are_named),
         cmocka_unit_test(bad_data_names_the_file),
         cmocka_unit_test(trains_a_csv_file),
+        cmocka_unit_test(keygen_writes_a_private_key_file_once),
         cmocka_unit_test(keras_recipe_on_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
