@@ -1,5 +1,6 @@
 /* Scenario files: INI, read with inih (docs/SCENARIOS.md). */
 #include "sim/scenario.h"
+#include "sim/scenario_values.h"
 
 #include "gossip/wire.h"
 #include "models/mlp.h"
@@ -38,175 +39,6 @@ void rm_scenario_default(rm_scenario *s) {
     s->norm_ratio = 100.0;
     s->topo = (rm_topo_spec){.kind = RM_TOPO_FULL, .k = 8};
     rm_link_model_ideal(&s->link);
-}
-
-bool rm_parse_duration_us(const char *s, uint64_t *us) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v < 0)
-        return false;
-    while (*end == ' ')
-        end++;
-    double scale;
-    if (*end == '\0' || strcmp(end, "ms") == 0)
-        scale = 1e3;
-    else if (strcmp(end, "us") == 0)
-        scale = 1.0;
-    else if (strcmp(end, "s") == 0)
-        scale = 1e6;
-    else if (strcmp(end, "m") == 0 || strcmp(end, "min") == 0)
-        scale = 60e6;
-    else if (strcmp(end, "h") == 0)
-        scale = 3600e6;
-    else
-        return false;
-    if (v * scale > 1e18)
-        return false;
-    *us = (uint64_t)(v * scale + 0.5);
-    return true;
-}
-
-/* ---- value parsers: each returns NULL or why the value is bad ---------- */
-
-#define WHY_MAX 320        /* a reason composed from a parser's diagnostic (256) */
-#define PEERS_MAX 1000000u /* [peers] count */
-#define VECTOR_MAX (1ul << 24) /* [model] spec = vector:N, as sim_setup.c takes */
-
-static const char *parse_u32(const char *v, uint32_t lo, uint32_t hi, uint32_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long x = strtoul(v, &end, 10);
-    if (end == v || *end || errno || v[0] == '-' || x < lo || x > hi)
-        return "is not a whole number in range";
-    *out = (uint32_t)x;
-    return NULL;
-}
-
-static const char *parse_real(const char *v, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double x = strtod(v, &end);
-    if (end == v || errno || !isfinite(x))
-        return "is not a number";
-    if (*end == '%') { /* "25%" */
-        x /= 100.0;
-        end++;
-    }
-    if (*end || x < lo || x > hi)
-        return "is not a number in range";
-    *out = x;
-    return NULL;
-}
-
-static const char *parse_bool(const char *v, bool *out) {
-    if (!strcmp(v, "on") || !strcmp(v, "yes") || !strcmp(v, "true") || !strcmp(v, "1"))
-        *out = true;
-    else if (!strcmp(v, "off") || !strcmp(v, "no") || !strcmp(v, "false") || !strcmp(v, "0"))
-        *out = false;
-    else
-        return "is not on or off";
-    return NULL;
-}
-
-static const char *parse_dur(const char *v, uint64_t *out) {
-    return rm_parse_duration_us(v, out) ? NULL
-                                        : "is not a duration (like 250ms, 1.5s, 2m)";
-}
-
-/* Distributions and topologies say exactly what is wrong ("'lognorm:80':
- * unknown distribution 'lognorm' (expected ...)"); the value is quoted
- * already in our message, so its "'value': " prefix is dropped. */
-static const char *explain(char why[WHY_MAX], const char *what, const char *v,
-                           const rm_diag *d) {
-    const char *reason = d->msg;
-    size_t n = strlen(v);
-    if (reason[0] == '\'' && strncmp(reason + 1, v, n) == 0 &&
-        strncmp(reason + 1 + n, "': ", 3) == 0)
-        reason += n + 4;
-    snprintf(why, WHY_MAX, "is not %s: %s", what, reason[0] ? reason : "bad syntax");
-    return why;
-}
-
-static const char *parse_dist(char why[WHY_MAX], const char *v, rm_dist *out) {
-    rm_diag d = {{0}};
-    if (rm_dist_parse(v, out, &d) == RM_OK)
-        return NULL;
-    return explain(why, "a distribution", v, &d);
-}
-
-static const char *parse_topo(char why[WHY_MAX], const char *v, rm_topo_spec *out) {
-    rm_diag d = {{0}};
-    if (rm_topo_parse(v, out, &d) == RM_OK)
-        return NULL;
-    return explain(why, "a topology", v, &d);
-}
-
-/* "vector:N" (N floats, averaged only) or a learner's spec ("mlp:784-128-10",
- * "softmax:784-10"), checked here so that a typo names its line; whether
- * the widths fit the data is known only when the data is read. */
-static const char *parse_model(char why[WHY_MAX], const char *v) {
-    if (strncmp(v, "vector:", 7) == 0) {
-        const char *p = v + 7;
-        char *end;
-        errno = 0;
-        unsigned long n = strtoul(p, &end, 10);
-        if (!(*p >= '0' && *p <= '9') || *end || errno || n < 1 || n > VECTOR_MAX)
-            return "is not a model: vector:N needs a size N in 1..16777216";
-        return NULL;
-    }
-    rm_mlp_spec spec;
-    rm_diag d = {{0}};
-    if (rm_mlp_spec_parse(v, &spec, &d) == RM_OK)
-        return NULL;
-    return explain(why, "a model", v, &d);
-}
-
-/* "100MB", "12.5Mbit", "0" (unlimited): bytes per second. */
-static const char *parse_bandwidth(const char *v, double *out) {
-    char *end;
-    double x = strtod(v, &end);
-    if (end == v || !isfinite(x) || x < 0)
-        return "is not a bandwidth (like 10MB, 100Mbit, 0 for unlimited)";
-    while (*end == ' ')
-        end++;
-    static const struct { const char *unit; double bytes; } units[] = {
-        {"", 1}, {"B", 1}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9},
-        {"kbit", 125}, {"Mbit", 125e3}, {"Gbit", 125e6}};
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++)
-        if (strcmp(end, units[i].unit) == 0) {
-            *out = x * units[i].bytes;
-            return NULL;
-        }
-    return "has an unknown unit (B, KB, MB, GB, kbit, Mbit, Gbit)";
-}
-
-/* "25%" or "0.25" (a share of the peers), or "3,5,7" (a list). Whether
- * the numbers are below [peers] count is checked once the whole file is
- * read, so that sections may come in any order. */
-static const char *parse_peers(const char *v, rm_fault *f) {
-    const uint32_t list_max = sizeof f->peers / sizeof f->peers[0];
-    f->fraction = 0.0;
-    f->npeers = 0;
-    if (strchr(v, '%') || strchr(v, '.'))
-        return parse_real(v, 0.0, 1.0, &f->fraction);
-    const char *p = v;
-    for (;;) {
-        if (!(*p >= '0' && *p <= '9'))
-            return "is not a share (25%, 0.25) or a list of peer numbers (3,5,7)";
-        char *end;
-        unsigned long x = strtoul(p, &end, 10);
-        if (x >= PEERS_MAX)
-            return "names a peer number beyond any [peers] count";
-        if (f->npeers == list_max)
-            return "lists more than 64 peers (use a share such as 25%)";
-        f->peers[f->npeers++] = (uint32_t)x;
-        if (*end == '\0')
-            return NULL;
-        if (*end != ',')
-            return "is not a list of peer numbers (3,5,7)";
-        p = end + 1;
-    }
 }
 
 /* ---- the reader and the handler ----------------------------------------- */
@@ -358,30 +190,30 @@ static const char *run_key(rm_scenario *s, const char *key, const char *v) {
                                                                : NULL;
     }
     if (KEY("duration")) {
-        if ((why = parse_dur(v, &s->duration_us)))
+        if ((why = scn_parse_dur(v, &s->duration_us)))
             return why;
         return s->duration_us ? NULL : "must be above 0";
     }
     if (KEY("metrics_every")) {
-        if ((why = parse_dur(v, &s->metrics_every_us)))
+        if ((why = scn_parse_dur(v, &s->metrics_every_us)))
             return why;
         return s->metrics_every_us ? NULL : "must be above 0";
     }
     if (KEY("train_until"))
-        return parse_dur(v, &s->train_until_us);
+        return scn_parse_dur(v, &s->train_until_us);
     return "is not a key of [run] (seed, duration, metrics_every, train_until)";
 }
 
 static const char *peers_key(load_ctx *c, const char *key, const char *v) {
     rm_scenario *s = c->s;
     if (KEY("count"))
-        return parse_u32(v, 1, PEERS_MAX, &s->peers);
+        return scn_parse_u32(v, 1, PEERS_MAX, &s->peers);
     if (KEY("speed"))
-        return parse_dist(c->why, v, &s->speed);
+        return scn_parse_dist(c->why, v, &s->speed);
     if (KEY("stragglers"))
-        return parse_real(v, 0.0, 1.0, &s->stragglers);
+        return scn_parse_real(v, 0.0, 1.0, &s->stragglers);
     if (KEY("straggler_factor"))
-        return parse_real(v, 1.0, 1e6, &s->straggler_factor);
+        return scn_parse_real(v, 1.0, 1e6, &s->straggler_factor);
     return "is not a key of [peers] (count, speed, stragglers, straggler_factor)";
 }
 
@@ -413,9 +245,9 @@ static const char *data_key(load_ctx *c, const char *key, const char *v) {
         return NULL;
     }
     if (KEY("alpha"))
-        return parse_real(v, 1e-6, 1e6, &s->alpha);
+        return scn_parse_real(v, 1e-6, 1e6, &s->alpha);
     if (KEY("eval_rows"))
-        return parse_u32(v, 1, 10000000, &s->eval_rows);
+        return scn_parse_u32(v, 1, 10000000, &s->eval_rows);
     return "is not a key of [data] (source, split, alpha, eval_rows)";
 }
 static const char *model_key(load_ctx *c, const char *key, const char *v) {
@@ -425,7 +257,7 @@ static const char *model_key(load_ctx *c, const char *key, const char *v) {
     if (KEY("spec")) {
         if (strlen(v) >= sizeof s->model)
             return "is too long";
-        if ((why = parse_model(c->why, v)))
+        if ((why = scn_parse_model(c->why, v)))
             return why;
         strcpy(s->model, v);
         return NULL;
@@ -440,7 +272,7 @@ static const char *model_key(load_ctx *c, const char *key, const char *v) {
         return NULL;
     }
     if (KEY("dropout")) {
-        if ((why = parse_real(v, 0.0, 0.95, &x)))
+        if ((why = scn_parse_real(v, 0.0, 0.95, &x)))
             return why;
         s->dropout = (float)x;
         return NULL;
@@ -455,7 +287,7 @@ static const char *model_key(load_ctx *c, const char *key, const char *v) {
         return NULL;
     }
     if (KEY("lr")) {
-        if ((why = parse_real(v, 1e-9, 100.0, &x)))
+        if ((why = scn_parse_real(v, 1e-9, 100.0, &x)))
             return why;
         s->lr = (float)x;
         return NULL;
@@ -470,17 +302,17 @@ static const char *model_key(load_ctx *c, const char *key, const char *v) {
         return NULL;
     }
     if (KEY("lr_min")) {
-        if ((why = parse_real(v, 0.0, 100.0, &x)))
+        if ((why = scn_parse_real(v, 0.0, 100.0, &x)))
             return why;
         s->lr_min = (float)x;
         return NULL;
     }
     if (KEY("batch"))
-        return parse_u32(v, 1, 65536, &s->batch);
+        return scn_parse_u32(v, 1, 65536, &s->batch);
     if (KEY("epochs"))
-        return parse_real(v, 0.0, 1e6, &s->epochs);
+        return scn_parse_real(v, 0.0, 1e6, &s->epochs);
     if (KEY("step_time"))
-        return parse_dur(v, &s->step_us);
+        return scn_parse_dur(v, &s->step_us);
     return "is not a key of [model] (spec, init, dropout, opt, lr, schedule, lr_min, "
            "batch, epochs, step_time)";
 }
@@ -495,21 +327,21 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
         return NULL;
     }
     if (KEY("interval")) {
-        if ((why = parse_dur(v, &s->interval_us)))
+        if ((why = scn_parse_dur(v, &s->interval_us)))
             return why;
         return s->interval_us ? NULL : "must be above 0";
     }
     if (KEY("timeout")) {
-        if ((why = parse_dur(v, &s->timeout_us)))
+        if ((why = scn_parse_dur(v, &s->timeout_us)))
             return why;
         return s->timeout_us ? NULL : "must be above 0";
     }
     if (KEY("view"))
-        return parse_u32(v, 1, 4096, &s->view);
+        return scn_parse_u32(v, 1, 4096, &s->view);
     if (KEY("shuffle"))
-        return parse_u32(v, 0, RM_VIEW_ENTRIES_MAX - 1, &s->shuffle);
+        return scn_parse_u32(v, 0, RM_VIEW_ENTRIES_MAX - 1, &s->shuffle);
     if (KEY("view_shuffle"))
-        return parse_bool(v, &s->view_shuffle);
+        return scn_parse_bool(v, &s->view_shuffle);
     if (KEY("delta")) {
         if (!strcmp(v, "off"))
             s->delta = s->delta_int8 = false;
@@ -522,7 +354,7 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
         return NULL;
     }
     if (KEY("norm_ratio"))
-        return parse_real(v, 0.0, 1e12, &s->norm_ratio);
+        return scn_parse_real(v, 0.0, 1e12, &s->norm_ratio);
     return "is not a key of [gossip] (merge, interval, timeout, view, shuffle, "
            "view_shuffle, delta, norm_ratio)";
 }
@@ -530,29 +362,29 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
 static const char *link_key(load_ctx *c, const char *key, const char *v) {
     rm_link_model *l = &c->s->link;
     if (KEY("latency"))
-        return parse_dist(c->why, v, &l->latency);
+        return scn_parse_dist(c->why, v, &l->latency);
     if (KEY("jitter"))
-        return parse_dist(c->why, v, &l->jitter);
+        return scn_parse_dist(c->why, v, &l->jitter);
     if (KEY("bandwidth"))
-        return parse_bandwidth(v, &l->bandwidth_bps);
+        return scn_parse_bandwidth(v, &l->bandwidth_bps);
     if (KEY("loss"))
-        return parse_real(v, 0.0, 1.0, &l->loss);
+        return scn_parse_real(v, 0.0, 1.0, &l->loss);
     if (KEY("burst")) {
         c->burst_line = c->line;
-        return parse_bool(v, &l->ge_on);
+        return scn_parse_bool(v, &l->ge_on);
     }
     if (KEY("burst_enter"))
-        return parse_real(v, 0.0, 1.0, &l->ge_p_good_bad);
+        return scn_parse_real(v, 0.0, 1.0, &l->ge_p_good_bad);
     if (KEY("burst_exit"))
-        return parse_real(v, 0.0, 1.0, &l->ge_p_bad_good);
+        return scn_parse_real(v, 0.0, 1.0, &l->ge_p_bad_good);
     if (KEY("burst_loss_good"))
-        return parse_real(v, 0.0, 1.0, &l->ge_loss_good);
+        return scn_parse_real(v, 0.0, 1.0, &l->ge_loss_good);
     if (KEY("burst_loss_bad"))
-        return parse_real(v, 0.0, 1.0, &l->ge_loss_bad);
+        return scn_parse_real(v, 0.0, 1.0, &l->ge_loss_bad);
     if (KEY("duplicate"))
-        return parse_real(v, 0.0, 1.0, &l->duplicate);
+        return scn_parse_real(v, 0.0, 1.0, &l->duplicate);
     if (KEY("reorder"))
-        return parse_real(v, 0.0, 1.0, &l->reorder);
+        return scn_parse_real(v, 0.0, 1.0, &l->reorder);
     return "is not a key of [link] (latency, jitter, bandwidth, loss, burst, "
            "burst_enter, burst_exit, burst_loss_good, burst_loss_bad, duplicate, "
            "reorder)";
@@ -562,7 +394,7 @@ static const char *fault_key(load_ctx *c, const char *key, const char *v) {
     const uint32_t i = c->s->nfaults - 1;
     rm_fault *f = &c->s->faults[i];
     if (KEY("at"))
-        return parse_dur(v, &f->at_us);
+        return scn_parse_dur(v, &f->at_us);
     if (KEY("kind")) {
         static const struct { const char *name; rm_fault_kind kind; } kinds[] = {
             {"partition", RM_FAULT_PARTITION}, {"heal", RM_FAULT_HEAL},
@@ -591,20 +423,20 @@ static const char *fault_key(load_ctx *c, const char *key, const char *v) {
     }
     if (KEY("bridge")) {
         c->bridge_line[i] = c->line;
-        return parse_u32(v, 0, PEERS_MAX - 1, &f->bridge);
+        return scn_parse_u32(v, 0, PEERS_MAX - 1, &f->bridge);
     }
     if (KEY("peers")) {
         c->peers_line[i] = c->line;
-        return parse_peers(v, f);
+        return scn_parse_peers(v, f);
     }
     if (KEY("down"))
-        return parse_dur(v, &f->down_us);
+        return scn_parse_dur(v, &f->down_us);
     if (KEY("on"))
-        return parse_dist(c->why, v, &f->churn_on);
+        return scn_parse_dist(c->why, v, &f->churn_on);
     if (KEY("off"))
-        return parse_dist(c->why, v, &f->churn_off);
+        return scn_parse_dist(c->why, v, &f->churn_off);
     if (KEY("factor"))
-        return parse_real(v, 1e-3, 1e6, &f->factor);
+        return scn_parse_real(v, 1e-3, 1e6, &f->factor);
     return "is not a key of a [fault] section (at, kind, partition, bridge, peers, "
            "down, on, off, factor)";
 }
@@ -625,7 +457,7 @@ static int on_key(void *user, const char *section, const char *key,
     else if (!strcmp(section, "gossip"))
         why = gossip_key(s, key, value);
     else if (!strcmp(section, "topology"))
-        why = KEY("kind") ? parse_topo(c->why, value, &s->topo)
+        why = KEY("kind") ? scn_parse_topo(c->why, value, &s->topo)
                           : "is not a key of [topology] (kind)";
     else if (!strcmp(section, "link"))
         why = link_key(c, key, value);
