@@ -108,11 +108,8 @@ static void test_nul_byte(void **state) {
     (void)state;
     static const char text[] = "1,2\0x\n3,4\n";
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = tmp_path(gz ? "nul.csv.gz" : "nul.csv");
-        gzFile f = gzopen(p, gz ? "wb" : "wbT");
-        assert_non_null(f);
-        assert_int_equal(gzwrite(f, text, sizeof text - 1), (int)sizeof text - 1);
-        assert_int_equal(gzclose(f), Z_OK);
+        const char *p = write_bytes(gz ? "nul.csv.gz" : "nul.csv", text,
+                                    sizeof text - 1, gz);
         rm_dataset ds;
         rm_diag d = {{0}};
         assert_int_equal(rm_csv_read(p, -1, &ds, &d), RM_EDATA_SYNTAX);

@@ -126,11 +126,8 @@ static void test_nul_byte(void **state) {
     (void)state;
     static const char text[] = "1 1:1\0x\n0 2:1\n";
     for (int gz = 0; gz < 2; gz++) {
-        const char *p = tmp_path(gz ? "nul.libsvm.gz" : "nul.libsvm");
-        gzFile f = gzopen(p, gz ? "wb" : "wbT");
-        assert_non_null(f);
-        assert_int_equal(gzwrite(f, text, sizeof text - 1), (int)sizeof text - 1);
-        assert_int_equal(gzclose(f), Z_OK);
+        const char *p = write_bytes(gz ? "nul.libsvm.gz" : "nul.libsvm", text,
+                                    sizeof text - 1, gz);
         rm_dataset ds;
         rm_diag d = {{0}};
         assert_int_equal(rm_libsvm_read(p, 0, &ds, &d), RM_EDATA_SYNTAX);

@@ -18,22 +18,21 @@ static inline const char *tmp_path(const char *name) {
     return buf[k];
 }
 
-/* Writes text to RUMOR_TMP/name, gzip-compressed when gz; returns the path. */
-static inline const char *write_text(const char *name, const char *text, int gz) {
+/* Writes len bytes to RUMOR_TMP/name, gzip-compressed when gz; returns the
+ * path. */
+static inline const char *write_bytes(const char *name, const void *bytes,
+                                      size_t len, int gz) {
     const char *path = tmp_path(name);
-    size_t len = strlen(text);
-    if (gz) {
-        gzFile f = gzopen(path, "wb");
-        assert_non_null(f);
-        assert_int_equal(gzwrite(f, text, (unsigned)len), (int)len);
-        assert_int_equal(gzclose(f), Z_OK);
-    } else {
-        FILE *f = fopen(path, "wb");
-        assert_non_null(f);
-        assert_int_equal(fwrite(text, 1, len, f), len);
-        assert_int_equal(fclose(f), 0);
-    }
+    gzFile f = gzopen(path, gz ? "wb" : "wbT"); /* T: plain, no gzip */
+    assert_non_null(f);
+    assert_int_equal(gzwrite(f, bytes, (unsigned)len), (int)len);
+    assert_int_equal(gzclose(f), Z_OK);
     return path;
+}
+
+/* Writes a NUL-terminated text the same way. */
+static inline const char *write_text(const char *name, const char *text, int gz) {
+    return write_bytes(name, text, strlen(text), gz);
 }
 
 #ifdef RUMOR_BIN
