@@ -18,7 +18,7 @@
 #include "tests/test_util.h"
 
 /* Writes len bytes to path, gzip-compressed when gz is set. */
-static void write_bytes(const char *path, int gz, const uint8_t *b,
+static void write_path_bytes(const char *path, int gz, const uint8_t *b,
                         size_t len) {
     if (gz) {
         gzFile f = gzopen(path, "wb");
@@ -48,7 +48,7 @@ static void write_idx(const char *path, int gz, int ndims, const uint32_t *dims,
     assert_true(len + body <= sizeof b);
     for (size_t i = 0; i < body; i++)
         b[len++] = (uint8_t)(i * 7 + 1);
-    write_bytes(path, gz, b, len);
+    write_path_bytes(path, gz, b, len);
 }
 
 /* Labels file of n labels with the given values. */
@@ -56,7 +56,7 @@ static void write_labels(const char *path, int gz, const uint8_t *lab,
                          uint32_t n) {
     uint8_t b[256] = {0, 0, 0x08, 1, 0, 0, 0, (uint8_t)n};
     memcpy(b + 8, lab, n);
-    write_bytes(path, gz, b, 8 + n);
+    write_path_bytes(path, gz, b, 8 + n);
 }
 
 static int read_err(const char *path, rm_diag *d) {
@@ -151,7 +151,7 @@ static void test_wrong_magic(void **state) {
     size_t lens[4] = {sizeof floats, sizeof nonzero, sizeof nodims,
                       sizeof fivedims};
     for (int k = 0; k < 4; k++) {
-        write_bytes(tmp_path("magic"), 0, cases[k], lens[k]);
+        write_path_bytes(tmp_path("magic"), 0, cases[k], lens[k]);
         rm_diag d = {{0}};
         assert_int_equal(read_err(tmp_path("magic"), &d), RM_EDATA_MAGIC);
         assert_non_null(strstr(d.msg, "magic"));
@@ -167,10 +167,10 @@ static void test_truncated(void **state) {
         assert_int_equal(read_err(tmp_path("short"), &d), RM_EDATA_TRUNCATED);
         assert_non_null(strstr(d.msg, "12"));
     }
-    write_bytes(tmp_path("short"), 0, (const uint8_t *)"", 0); /* empty */
+    write_path_bytes(tmp_path("short"), 0, (const uint8_t *)"", 0); /* empty */
     assert_int_equal(read_err(tmp_path("short"), &d), RM_EDATA_TRUNCATED);
     const uint8_t in_dims[] = {0, 0, 0x08, 3, 0, 0, 0, 3, 0, 0};
-    write_bytes(tmp_path("short"), 0, in_dims, sizeof in_dims);
+    write_path_bytes(tmp_path("short"), 0, in_dims, sizeof in_dims);
     assert_int_equal(read_err(tmp_path("short"), &d), RM_EDATA_TRUNCATED);
 
     /* A gzip stream cut short before its trailer. */
@@ -179,7 +179,7 @@ static void test_truncated(void **state) {
     uint8_t buf[256];
     size_t len = fread(buf, 1, sizeof buf, f);
     fclose(f);
-    write_bytes(tmp_path("cut.gz"), 0, buf, len - 6);
+    write_path_bytes(tmp_path("cut.gz"), 0, buf, len - 6);
     assert_int_equal(read_err(tmp_path("cut.gz"), &d), RM_EDATA_TRUNCATED);
 }
 
