@@ -1,0 +1,438 @@
+/* rumor node: one real peer: trains on its shard and gossips its model
+ * with other nodes over encrypted TCP channels. */
+#include <cblas.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli_util.h"
+#include "cli/commands.h"
+#include "gossip/merge.h"
+#include "node/keys.h"
+#include "node/node.h"
+
+static const char usage[] =
+    "usage: rumor node --listen IP:PORT --key FILE --allow FILE [options]\n"
+    "\n"
+    "Runs one peer: it trains on its shard of the data and, every interval,\n"
+    "averages its model with a peer from its view over an encrypted channel.\n"
+    "It prints a status line every few seconds and stops on SIGINT/SIGTERM,\n"
+    "after --max-seconds, or once --steps are done (and --linger has passed).\n"
+    "\n"
+    "network:\n"
+    "  --listen IP:PORT      address to listen on (IPv4), also the address peers dial\n"
+    "  --key FILE            this node's key pair (rumor keygen)\n"
+    "  --allow FILE          allow-list of the peers' public keys\n"
+    "  --network-key HEX     a 32-byte key every node of the network holds\n"
+    "  --seed-peer KEY@ADDR  a peer to start from: its public key (hex) and\n"
+    "                        address; repeat for more\n"
+    "data and model:\n"
+    "  --data SRC            fashion-mnist (default), mnist:DIR, FILE.csv or libsvm\n"
+    "  --test FILE           test set file (default: t10k files or a held-out split)\n"
+    "  --test-fraction F     held-out rows when there is no test set (0.1)\n"
+    "  --shard I/N           train on shard I of N (0/1)\n"
+    "  --split iid|label-skew  how the shards are dealt (iid)\n"
+    "  --alpha A             label skew: Dirichlet concentration (0.5)\n"
+    "  --model SPEC          mlp:784-128-10 (default) or softmax:784-10\n"
+    "  --dropout P           drop probability of hidden units (0)\n"
+    "  --lr X                Adam learning rate (0.001)\n"
+    "  --batch B             rows per step (32)\n"
+    "  --steps N             training steps, then only gossip (0: no limit)\n"
+    "gossip:\n"
+    "  --interval MS         one exchange started every MS milliseconds (200)\n"
+    "  --merge RULE          pairwise | age | pushsum (pairwise)\n"
+    "run:\n"
+    "  --seed S              seed: shards (all nodes must agree) and init (1)\n"
+    "  --status MS           status line period (2000; 0: none)\n"
+    "  --eval-rows N         test rows evaluated for the status line (1000)\n"
+    "  --max-seconds T       stop after T seconds (0: no limit)\n"
+    "  --linger T            seconds to keep gossiping after --steps (2)\n"
+    "  --json                end with one JSON line of the results\n"
+    "  -h, --help            this text\n";
+
+typedef struct {
+    const char *listen, *key, *allow, *data, *test;
+    uint8_t network_key[32];
+    bool has_network_key, json, label_skew;
+    float test_fraction, alpha, lr, dropout, max_seconds, linger;
+    rm_node_seed seeds[RM_NODE_SEEDS_MAX];
+    uint32_t nseeds;
+    uint64_t shard, shards, batch, steps, interval_ms, seed, status_ms, eval_rows;
+    rm_merge_rule merge;
+    char model[128];
+} node_args;
+
+enum { OPT_LISTEN = 256, OPT_KEY, OPT_ALLOW, OPT_NETKEY, OPT_SEED_PEER, OPT_DATA,
+       OPT_TEST, OPT_TEST_FRACTION, OPT_SHARD, OPT_SPLIT, OPT_ALPHA, OPT_MODEL,
+       OPT_DROPOUT, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_MERGE, OPT_SEED,
+       OPT_STATUS, OPT_EVAL_ROWS, OPT_MAX_SECONDS, OPT_LINGER, OPT_JSON };
+
+static const struct option options[] = {
+    {"listen", required_argument, 0, OPT_LISTEN},
+    {"key", required_argument, 0, OPT_KEY},
+    {"allow", required_argument, 0, OPT_ALLOW},
+    {"network-key", required_argument, 0, OPT_NETKEY},
+    {"seed-peer", required_argument, 0, OPT_SEED_PEER},
+    {"data", required_argument, 0, OPT_DATA},
+    {"test", required_argument, 0, OPT_TEST},
+    {"test-fraction", required_argument, 0, OPT_TEST_FRACTION},
+    {"shard", required_argument, 0, OPT_SHARD},
+    {"split", required_argument, 0, OPT_SPLIT},
+    {"alpha", required_argument, 0, OPT_ALPHA},
+    {"model", required_argument, 0, OPT_MODEL},
+    {"dropout", required_argument, 0, OPT_DROPOUT},
+    {"lr", required_argument, 0, OPT_LR},
+    {"batch", required_argument, 0, OPT_BATCH},
+    {"steps", required_argument, 0, OPT_STEPS},
+    {"interval", required_argument, 0, OPT_INTERVAL},
+    {"merge", required_argument, 0, OPT_MERGE},
+    {"seed", required_argument, 0, OPT_SEED},
+    {"status", required_argument, 0, OPT_STATUS},
+    {"eval-rows", required_argument, 0, OPT_EVAL_ROWS},
+    {"max-seconds", required_argument, 0, OPT_MAX_SECONDS},
+    {"linger", required_argument, 0, OPT_LINGER},
+    {"json", no_argument, 0, OPT_JSON},
+    {"help", no_argument, 0, 'h'},
+    {0, 0, 0, 0},
+};
+
+static bool parse_hex32(const char *s, uint8_t out[32]) {
+    if (strlen(s) != 64)
+        return false;
+    for (int i = 0; i < 32; i++) {
+        unsigned v;
+        if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
+            !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
+            return false;
+        out[i] = (uint8_t)v;
+    }
+    return true;
+}
+
+static int parse_args(int argc, char **argv, node_args *a) {
+    const char *cmd = "node";
+    memset(a, 0, sizeof *a);
+    a->data = "fashion-mnist";
+    a->test_fraction = 0.1f;
+    a->alpha = 0.5f;
+    a->lr = 0.001f;
+    a->linger = 2.0f;
+    a->shards = 1;
+    a->batch = 32;
+    a->interval_ms = 200;
+    a->seed = 1;
+    a->status_ms = 2000;
+    a->eval_rows = 1000;
+    a->merge = RM_MERGE_PAIRWISE;
+    snprintf(a->model, sizeof a->model, "mlp:784-128-10");
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (ch) {
+        case OPT_LISTEN: a->listen = optarg; break;
+        case OPT_KEY: a->key = optarg; break;
+        case OPT_ALLOW: a->allow = optarg; break;
+        case OPT_NETKEY:
+            if (!parse_hex32(optarg, a->network_key)) {
+                rm_cli_error(cmd, "--network-key: expected 64 hex digits");
+                return RM_EXIT_USAGE;
+            }
+            a->has_network_key = true;
+            break;
+        case OPT_SEED_PEER: {
+            const char *at = strchr(optarg, '@');
+            rm_node_seed *s = &a->seeds[a->nseeds];
+            char hex[65] = {0};
+            char host[64];
+            int port;
+            if (a->nseeds >= RM_NODE_SEEDS_MAX) {
+                rm_cli_error(cmd, "--seed-peer: at most %d", RM_NODE_SEEDS_MAX);
+                return RM_EXIT_USAGE;
+            }
+            if (!at || at - optarg != 64 || strlen(at + 1) > RM_PEER_ADDR_MAX ||
+                (memcpy(hex, optarg, 64), !parse_hex32(hex, s->id)) ||
+                !rm_node_parse_addr(at + 1, host, sizeof host, &port)) {
+                rm_cli_error(cmd, "--seed-peer: '%s' is not KEY@IP:PORT (64 hex digits)", optarg);
+                return RM_EXIT_USAGE;
+            }
+            snprintf(s->addr, sizeof s->addr, "%s", at + 1);
+            a->nseeds++;
+            break;
+        }
+        case OPT_DATA: a->data = optarg; break;
+        case OPT_TEST: a->test = optarg; break;
+        case OPT_TEST_FRACTION:
+            if (!rm_cli_parse_float(cmd, "--test-fraction", optarg, 0.001, 0.999, &a->test_fraction))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_SHARD: {
+            unsigned long i, k;
+            char extra;
+            if (sscanf(optarg, "%lu/%lu%c", &i, &k, &extra) != 2 || k == 0 || i >= k ||
+                k > 100000) {
+                rm_cli_error(cmd, "--shard: '%s' is not I/N with I < N", optarg);
+                return RM_EXIT_USAGE;
+            }
+            a->shard = i;
+            a->shards = k;
+            break;
+        }
+        case OPT_SPLIT:
+            if (strcmp(optarg, "iid") == 0)
+                a->label_skew = false;
+            else if (strcmp(optarg, "label-skew") == 0)
+                a->label_skew = true;
+            else {
+                rm_cli_error(cmd, "--split: '%s' is not iid or label-skew", optarg);
+                return RM_EXIT_USAGE;
+            }
+            break;
+        case OPT_ALPHA:
+            if (!rm_cli_parse_float(cmd, "--alpha", optarg, 1e-6, 1e6, &a->alpha))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_MODEL:
+            if (strlen(optarg) >= sizeof a->model) {
+                rm_cli_error(cmd, "--model: spec is too long");
+                return RM_EXIT_USAGE;
+            }
+            strcpy(a->model, optarg);
+            break;
+        case OPT_DROPOUT:
+            if (!rm_cli_parse_float(cmd, "--dropout", optarg, 0.0, 0.95, &a->dropout))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_LR:
+            if (!rm_cli_parse_float(cmd, "--lr", optarg, 1e-9, 100.0, &a->lr))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_BATCH:
+            if (!rm_cli_parse_u64(cmd, "--batch", optarg, 1, 65536, &a->batch))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_STEPS:
+            if (!rm_cli_parse_u64(cmd, "--steps", optarg, 0, UINT64_MAX, &a->steps))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_INTERVAL:
+            if (!rm_cli_parse_u64(cmd, "--interval", optarg, 1, 3600000, &a->interval_ms))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_MERGE: {
+            int r = rm_merge_rule_parse(optarg);
+            if (r < 0) {
+                rm_cli_error(cmd, "--merge: '%s' is not pairwise, age or pushsum", optarg);
+                return RM_EXIT_USAGE;
+            }
+            a->merge = (rm_merge_rule)r;
+            break;
+        }
+        case OPT_SEED:
+            if (!rm_cli_parse_u64(cmd, "--seed", optarg, 0, UINT64_MAX, &a->seed))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_STATUS:
+            if (!rm_cli_parse_u64(cmd, "--status", optarg, 0, 3600000, &a->status_ms))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_EVAL_ROWS:
+            if (!rm_cli_parse_u64(cmd, "--eval-rows", optarg, 1, 1u << 26, &a->eval_rows))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_MAX_SECONDS:
+            if (!rm_cli_parse_float(cmd, "--max-seconds", optarg, 0.0, 1e9, &a->max_seconds))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_LINGER:
+            if (!rm_cli_parse_float(cmd, "--linger", optarg, 0.0, 1e9, &a->linger))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_JSON: a->json = true; break;
+        case 'h': fputs(usage, stdout); return RM_EXIT_OK;
+        default: fputs("Try 'rumor node --help'.\n", stderr); return RM_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        rm_cli_error(cmd, "unexpected argument '%s' (try --help)", argv[optind]);
+        return RM_EXIT_USAGE;
+    }
+    char host[64];
+    int port;
+    if (!a->listen || !rm_node_parse_addr(a->listen, host, sizeof host, &port) ||
+        strlen(a->listen) > RM_PEER_ADDR_MAX) {
+        rm_cli_error(cmd, "--listen: expected IP:PORT (try --help)");
+        return RM_EXIT_USAGE;
+    }
+    if (!a->key) {
+        rm_cli_error(cmd, "--key FILE is required (rumor keygen makes one)");
+        return RM_EXIT_USAGE;
+    }
+    if (!a->allow && !a->has_network_key) {
+        rm_cli_error(cmd, "--allow FILE or --network-key HEX is required");
+        return RM_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* FNV-1a of the model spec: peers refuse a HELLO for another model. */
+static uint32_t model_tag(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+int rm_cmd_node(int argc, char **argv) {
+    node_args a;
+    int code = parse_args(argc, argv, &a);
+    if (code >= 0)
+        return code;
+    const char *cmd = "node";
+    openblas_set_num_threads(1);
+
+    rm_keypair kp;
+    rm_diag d = {{0}};
+    rm_keyset *allow = NULL;
+    if (rm_keyfile_read(&kp, a.key, &d) != RM_OK) {
+        rm_cli_error(cmd, "%s", d.msg);
+        return RM_EXIT_FAIL;
+    }
+    if (a.allow && rm_keyset_load(&allow, a.allow, &d) != RM_OK) {
+        rm_cli_error(cmd, "%s", d.msg);
+        rm_keypair_wipe(&kp);
+        return RM_EXIT_FAIL;
+    }
+    rm_dataset all = {0}, test = {0}, shard = {0}, eval = {0};
+    rm_trainer *t = NULL;
+    uint32_t *of = NULL;
+    code = RM_EXIT_FAIL;
+    if (!rm_cli_load_data(cmd, a.data, a.test, a.test_fraction, a.seed, &all, &test))
+        goto out;
+    rm_err err = RM_ENOMEM;
+    if (!(of = malloc(all.n * sizeof *of)))
+        goto fail;
+    rm_rng r;
+    rm_rng_seed_stream(&r, a.seed, 3); /* the shards: the same on every node */
+    err = rm_dataset_shard(&all, (uint32_t)a.shards,
+                           a.label_skew ? RM_SHARD_LABEL_SKEW : RM_SHARD_IID, a.alpha, &r, of);
+    if (!err)
+        err = rm_dataset_take_shard(&all, of, (uint32_t)a.shard, &shard);
+    if (err)
+        goto fail;
+    if (shard.n == 0) {
+        rm_cli_error(cmd, "--shard %llu/%llu got no rows", (unsigned long long)a.shard,
+                     (unsigned long long)a.shards);
+        code = RM_EXIT_USAGE;
+        goto out;
+    }
+    {
+        size_t rows = a.eval_rows < test.n ? a.eval_rows : test.n;
+        uint32_t *first = malloc((rows ? rows : 1) * sizeof *first);
+        if (!first)
+            goto fail;
+        for (size_t k = 0; k < rows; k++)
+            first[k] = (uint32_t)k;
+        err = rm_dataset_subset(&test, first, rows, &eval);
+        free(first);
+        if (err)
+            goto fail;
+    }
+    rm_train_config tc;
+    rm_train_config_default(&tc);
+    snprintf(tc.model, sizeof tc.model, "%s", a.model);
+    tc.dropout = a.dropout;
+    rm_optim_config_default(&tc.opt, RM_OPT_ADAM);
+    tc.opt.lr = a.lr;
+    tc.batch = (int)a.batch;
+    tc.epochs = 1;
+    rm_node_config nc;
+    memset(&nc, 0, sizeof nc);
+    /* Every node starts from the same initial model (the seed's), so that
+     * the first averages are of models in one basin. */
+    rm_rng init;
+    rm_rng_seed_stream(&init, a.seed, 4);
+    err = rm_trainer_create(&t, &tc, &shard, &init, &d);
+    if (err) {
+        rm_cli_error(cmd, "%s", d.msg[0] ? d.msg : rm_strerror(err));
+        code = err == RM_ENOMEM ? RM_EXIT_FAIL : RM_EXIT_USAGE;
+        goto out;
+    }
+    nc.listen = a.listen;
+    nc.self = &kp;
+    nc.allow = allow;
+    nc.network_key = a.has_network_key ? a.network_key : NULL;
+    nc.seeds = a.seeds;
+    nc.nseeds = a.nseeds;
+    rm_peer_config_default(&nc.core);
+    nc.core.model_tag = model_tag(a.model);
+    nc.core.merge = a.merge;
+    nc.core.gossip_interval_us = a.interval_ms * 1000;
+    nc.core.exchange_timeout_us = 4 * nc.core.gossip_interval_us;
+    nc.core.max_steps = a.steps;
+    nc.core.train = true;
+    /* Per node streams: the key's first bytes tell nodes apart. */
+    uint64_t who = 0;
+    for (int k = 0; k < 8; k++)
+        who = who << 8 | kp.pk[k];
+    rm_rng_seed_stream(&nc.train_rng, a.seed ^ who, 5);
+    rm_rng_seed_stream(&nc.core_rng, a.seed ^ who, 6);
+    nc.eval = &eval;
+    nc.status_ms = (uint32_t)a.status_ms;
+    nc.max_seconds = a.max_seconds;
+    nc.linger_seconds = a.linger;
+    nc.trainer = t;
+    nc.log = stdout;
+    nc.err = stderr;
+    char fp[RM_KEY_FP_CHARS + 1];
+    rm_key_fingerprint(fp, kp.pk);
+    printf("rumor node %s: listening on %s, %s, %zu parameters, shard %llu/%llu "
+           "(%zu rows), %zu eval rows, %s merge, %u seed%s\n",
+           fp, a.listen, a.model, t->mlp->nparams, (unsigned long long)a.shard,
+           (unsigned long long)a.shards, shard.n, eval.n, rm_merge_rule_name(a.merge),
+           a.nseeds, a.nseeds == 1 ? "" : "s");
+    fflush(stdout);
+    rm_node_result res;
+    err = rm_node_run(&nc, &res, &d);
+    if (err) {
+        rm_cli_error(cmd, "%s", d.msg[0] ? d.msg : rm_strerror(err));
+        goto out;
+    }
+    const rm_peer_stats *s = &res.core;
+    uint64_t refused = s->refused_nonfinite + s->refused_shape + s->refused_norm +
+                       s->refused_stale + s->malformed;
+    printf("done: %llu steps, %llu merges, %llu exchanges (%llu timed out), test %.2f%% "
+           "(loss %.4f), %.1f s\n",
+           (unsigned long long)s->steps, (unsigned long long)s->merges,
+           (unsigned long long)s->exchanges_done, (unsigned long long)s->exchanges_timed_out,
+           100.0 * res.test_accuracy, res.test_loss, res.seconds);
+    if (a.json)
+        printf("{\"id\":\"%s\",\"steps\":%llu,\"merges\":%llu,\"exchanges_done\":%llu,"
+               "\"exchanges_timed_out\":%llu,\"test_accuracy\":%.6f,\"test_loss\":%.6f,"
+               "\"train_loss\":%.6f,\"view\":%u,\"conns_accepted\":%llu,"
+               "\"conns_dialled\":%llu,\"conns_failed\":%llu,\"handshakes_refused\":%llu,"
+               "\"frames_refused\":%llu,\"frames_dropped\":%llu,\"bytes_in\":%llu,"
+               "\"bytes_out\":%llu,\"seconds\":%.3f}\n",
+               fp, (unsigned long long)s->steps, (unsigned long long)s->merges,
+               (unsigned long long)s->exchanges_done,
+               (unsigned long long)s->exchanges_timed_out, res.test_accuracy, res.test_loss,
+               res.train_loss, res.view, (unsigned long long)res.conns_accepted,
+               (unsigned long long)res.conns_dialled, (unsigned long long)res.conns_failed,
+               (unsigned long long)res.handshakes_refused, (unsigned long long)refused,
+               (unsigned long long)res.frames_dropped, (unsigned long long)res.wire_bytes_in,
+               (unsigned long long)res.wire_bytes_out, res.seconds);
+    code = RM_EXIT_OK;
+    goto out;
+fail:
+    rm_cli_error(cmd, "%s", rm_strerror(err));
+out:
+    free(of);
+    rm_trainer_free(t);
+    rm_dataset_free(&all);
+    rm_dataset_free(&test);
+    rm_dataset_free(&shard);
+    rm_dataset_free(&eval);
+    rm_keyset_free(allow);
+    rm_keypair_wipe(&kp);
+    return code;
+}

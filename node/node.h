@@ -1,0 +1,79 @@
+/* rumor: the real shell around one peer core (DESIGN.md section 1).
+ *
+ * One libuv loop drives everything on one thread: a TCP listener, one
+ * secure channel per connection (node/channel.h; initiator when we dialled,
+ * responder when we accepted), one timer re-armed to the core's next
+ * deadline, a status timer, SIGINT/SIGTERM. Training steps run on the libuv
+ * thread pool; the core never touches the parameter buffer while one runs,
+ * and the model is evaluated on the loop thread only between steps.
+ *
+ * Once a channel is open, the remote's static public key is its peer id.
+ * Frames for a peer with no connection dial the address the core gave;
+ * frames wait until the channel opens (at most RM_NODE_WQ_FRAMES frames or
+ * RM_NODE_WQ_BYTES bytes); once it is open, a frame is dropped (and
+ * counted) when the bytes the kernel has not yet taken would pass
+ * RM_NODE_WQ_BYTES, or when some are blocked and RM_NODE_WQ_FRAMES writes
+ * are in flight: the core sees a timeout. Any channel
+ * failure closes that connection only, with a logged line (fingerprint,
+ * address, reason). */
+#ifndef RM_NODE_H
+#define RM_NODE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/err.h"
+#include "base/rng.h"
+#include "gossip/peer.h"
+#include "models/dataset.h"
+#include "models/trainer.h"
+#include "node/keys.h"
+
+#define RM_NODE_WQ_FRAMES 4
+#define RM_NODE_WQ_BYTES (8u << 20)
+#define RM_NODE_SEEDS_MAX 64
+
+typedef struct {
+    uint8_t id[RM_ID_BYTES];
+    char addr[RM_PEER_ADDR_MAX + 1];
+} rm_node_seed;
+
+typedef struct {
+    const char *listen;              /* "127.0.0.1:PORT" (IPv4) */
+    const rm_keypair *self;          /* borrowed */
+    const rm_keyset *allow;          /* borrowed; NULL: network key only */
+    const uint8_t *network_key;      /* NULL or 32 bytes */
+    const rm_node_seed *seeds;
+    uint32_t nseeds;
+    rm_peer_config core;             /* id, addr, params, n are filled in */
+    rm_trainer *trainer;             /* borrowed; stepped on the pool */
+    rm_rng train_rng;                /* the trainer's generator (copied) */
+    rm_rng core_rng;
+    const rm_dataset *eval;          /* held-out rows for the status line */
+    uint32_t status_ms;              /* status line period; 0: none */
+    double max_seconds;              /* stop after this long; 0: no limit */
+    double linger_seconds;           /* once max_steps are done, keep
+                                        gossiping this long, then stop */
+    FILE *log;                       /* status lines (stdout); NULL: none */
+    FILE *err;                       /* connection log (stderr) */
+} rm_node_config;
+
+typedef struct {
+    rm_peer_stats core;
+    double test_accuracy, test_loss, train_loss, seconds;
+    uint64_t conns_accepted, conns_dialled, conns_failed, handshakes_refused;
+    uint64_t wire_bytes_in, wire_bytes_out, frames_dropped;
+    uint32_t view;
+} rm_node_result;
+
+/* Runs the node until SIGINT/SIGTERM, max_seconds, or max_steps + linger.
+ * Returns RM_OK after a clean stop (LEAVE sent, channels closed), or an
+ * error when it cannot start (RM_EINVAL: a bad listen address; RM_EIO: the
+ * port cannot be bound; RM_ENOMEM); diag says which. */
+rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag);
+
+/* Parses "HOST:PORT" (IPv4 dotted quad) into host (cap bytes) and port. */
+bool rm_node_parse_addr(const char *s, char *host, size_t cap, int *port);
+
+#endif
