@@ -16,6 +16,7 @@ static const command commands[] = {
     {"train", rm_cmd_train, "train one model on one machine (no network)"},
     {"sim", rm_cmd_sim, "run a scenario of many peers in virtual time"},
     {"keygen", rm_cmd_keygen, "create a peer's identity key pair"},
+    {"cluster", rm_cmd_cluster, "run N real peers on this machine (127.0.0.1)"},
     {"node", rm_cmd_node, "run one real peer: train and gossip over TCP"},
 };
 

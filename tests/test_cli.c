@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "tests/test_util.h"
@@ -86,6 +87,32 @@ static void trains_a_csv_file(void **state) {
     assert_int_equal((int)json_number(out, "epochs"), 30);
 }
 
+/* Two real peers on 127.0.0.1 (their own processes, keys, allow-list),
+ * training on halves of a small CSV and gossiping until they agree. */
+static void cluster_of_two_peers(void **state) {
+    (void)state;
+    char path[512], dir[512];
+    snprintf(path, sizeof path, "%s/cluster-blobs.csv", RUMOR_TMP);
+    snprintf(dir, sizeof dir, "%s/cluster-%d", RUMOR_TMP, (int)getpid());
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 600; i++) {
+        int k = i % 3;
+        fprintf(f, "%d,%.3f,%.3f\n", k, k * 3.0 + (i % 7) * 0.1, -k * 2.0 + (i % 5) * 0.1);
+    }
+    fclose(f);
+    int port = 20000 + (int)(getpid() % 20000);
+    int rc = run_rumor(out, sizeof out,
+                       "cluster --peers 2 --data %s --model mlp:2-8-3 --steps 300 "
+                       "--batch 16 --lr 0.01 --interval 20 --port %d --dir %s --json",
+                       path, port, dir);
+    if (rc != 0)
+        fail_msg("rumor cluster failed (%d): %s", rc, out);
+    assert_int_equal((int)json_number(out, "finished"), 2);
+    assert_true(json_number(out, "mean_test_accuracy") > 0.9);
+    assert_true(json_number(out, "bytes_sent") > 0);
+}
+
 static void keras_recipe_on_fashion_mnist(void **state) {
     (void)state;
     int rc = run_rumor(out, sizeof out,
@@ -128,6 +155,7 @@ int main(void) {
         cmocka_unit_test(bad_data_names_the_file),
         cmocka_unit_test(trains_a_csv_file),
         cmocka_unit_test(keygen_writes_a_private_key_file_once),
+        cmocka_unit_test(cluster_of_two_peers),
         cmocka_unit_test(keras_recipe_on_fashion_mnist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
