@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/cli_config.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "gossip/merge.h"
@@ -20,6 +21,8 @@ static const char usage[] =
     "It prints a status line every few seconds and stops on SIGINT/SIGTERM,\n"
     "after --max-seconds, or once --steps are done (and --linger has passed).\n"
     "\n"
+    "  --config FILE         settings from an INI file (docs/CONFIG.md): every key is\n"
+    "                        one of these flags; the command line overrides it\n"
     "network:\n"
     "  --listen IP:PORT      address to listen on (IPv4), also the address peers dial\n"
     "  --key FILE            this node's key pair (rumor keygen)\n"
@@ -93,6 +96,7 @@ static const struct option options[] = {
     {"max-seconds", required_argument, 0, OPT_MAX_SECONDS},
     {"linger", required_argument, 0, OPT_LINGER},
     {"json", no_argument, 0, OPT_JSON},
+    {"config", required_argument, 0, 'c'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -113,6 +117,8 @@ static bool parse_hex32(const char *s, uint8_t out[32]) {
 static int parse_args(int argc, char **argv, node_args *a) {
     const char *cmd = "node";
     memset(a, 0, sizeof *a);
+    if (!rm_cli_config_expand(cmd, options, &argc, &argv))
+        return RM_EXIT_USAGE;
     a->data = "fashion-mnist";
     a->test_fraction = 0.1f;
     a->alpha = 0.5f;
@@ -249,6 +255,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                 return RM_EXIT_USAGE;
             break;
         case OPT_JSON: a->json = true; break;
+        case 'c': break; /* expanded above */
         case 'h': fputs(usage, stdout); return RM_EXIT_OK;
         default: fputs("Try 'rumor node --help'.\n", stderr); return RM_EXIT_USAGE;
         }
