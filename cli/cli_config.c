@@ -53,6 +53,22 @@ static int on_key(void *user, const char *section, const char *key, const char *
     return push(c, flag) && push(c, value);
 }
 
+static void free_args(cfg_ctx *c) {
+    for (int i = 0; i < c->n; i++)
+        free(c->args[i]);
+    free(c->args);
+}
+
+/* The expanded vector and its strings, freed when the process exits. */
+static char **expanded;
+static int expanded_from, expanded_to;
+
+static void free_expanded(void) {
+    for (int i = expanded_from; i < expanded_to; i++)
+        free(expanded[i]);
+    free(expanded);
+}
+
 bool rm_cli_config_expand(const char *cmd, const struct option *opts, int *argc,
                           char ***argv) {
     int at = -1;
@@ -75,6 +91,7 @@ bool rm_cli_config_expand(const char *cmd, const struct option *opts, int *argc,
     if (line != 0) {
         rm_cli_error(cmd, "%s: line %d: %s", path, line,
                      c.err[0] ? c.err : "not a section, key = value, or comment");
+        free_args(&c);
         return false;
     }
     /* argv[0], the file's flags, then the command line minus --config FILE. */
@@ -82,6 +99,7 @@ bool rm_cli_config_expand(const char *cmd, const struct option *opts, int *argc,
     char **v = calloc((size_t)n + 1, sizeof *v);
     if (!v) {
         rm_cli_error(cmd, "out of memory");
+        free_args(&c);
         return false;
     }
     int k = 0;
@@ -93,6 +111,10 @@ bool rm_cli_config_expand(const char *cmd, const struct option *opts, int *argc,
             v[k++] = (*argv)[i];
     v[k] = NULL;
     free(c.args); /* the strings now belong to v */
+    expanded = v;
+    expanded_from = 1;
+    expanded_to = 1 + c.n;
+    atexit(free_expanded);
     *argc = k;
     *argv = v;
     return true;

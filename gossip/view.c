@@ -117,11 +117,14 @@ rm_view_entry *rm_view_pick(rm_view *v, rm_rng *rng) {
     uint32_t healthy = 0;
     for (uint32_t i = 0; i < v->len; i++)
         healthy += v->e[i].misses < v->suspect_after;
-    if (healthy == 0)
-        return &v->e[rm_rng_below(rng, v->len)];
-    uint64_t k = rm_rng_below(rng, healthy);
+    /* Healthy peers are preferred, but one round in two probes a suspected
+     * one: a suspect that is never tried again is never dropped (a killed
+     * peer stayed in every view) and never cleared either. */
+    bool probe = healthy < v->len && (healthy == 0 || rm_rng_below(rng, 2) == 0);
+    uint32_t pool = probe ? v->len - healthy : healthy;
+    uint64_t k = rm_rng_below(rng, pool);
     for (uint32_t i = 0; i < v->len; i++)
-        if (v->e[i].misses < v->suspect_after && k-- == 0)
+        if ((v->e[i].misses < v->suspect_after) != probe && k-- == 0)
             return &v->e[i];
     return NULL; /* unreachable */
 }

@@ -75,8 +75,10 @@ void rm_view_tick(rm_view *v);
 /* Rounds since the entry was last heard of. */
 uint32_t rm_view_age(const rm_view *v, const rm_view_entry *e);
 
-/* Picks an exchange partner uniformly among unsuspected entries (among all
- * when every entry is suspected). NULL when the view is empty. */
+/* Picks an exchange partner: uniformly among unsuspected entries, except
+ * that one pick in two (and every pick when all are suspected) goes to a
+ * suspected entry, so that suspects are confirmed dead or cleared. NULL
+ * when the view is empty. */
 rm_view_entry *rm_view_pick(rm_view *v, rm_rng *rng);
 
 /* Fills out with up to k distinct random entries other than `skip`
