@@ -101,19 +101,6 @@ static const struct option options[] = {
     {0, 0, 0, 0},
 };
 
-static bool parse_hex32(const char *s, uint8_t out[32]) {
-    if (strlen(s) != 64)
-        return false;
-    for (int i = 0; i < 32; i++) {
-        unsigned v;
-        if (sscanf(s + 2 * i, "%2x", &v) != 1 || !strchr("0123456789abcdefABCDEF", s[2 * i]) ||
-            !strchr("0123456789abcdefABCDEF", s[2 * i + 1]))
-            return false;
-        out[i] = (uint8_t)v;
-    }
-    return true;
-}
-
 static int parse_args(int argc, char **argv, node_args *a) {
     const char *cmd = "node";
     memset(a, 0, sizeof *a);
@@ -140,7 +127,8 @@ static int parse_args(int argc, char **argv, node_args *a) {
         case OPT_KEY: a->key = optarg; break;
         case OPT_ALLOW: a->allow = optarg; break;
         case OPT_NETKEY:
-            if (!parse_hex32(optarg, a->network_key)) {
+            if (strlen(optarg) != RM_KEY_HEX_CHARS ||
+                rm_key_from_text(a->network_key, optarg, RM_KEY_HEX_CHARS) != RM_OK) {
                 rm_cli_error(cmd, "--network-key: expected 64 hex digits");
                 return RM_EXIT_USAGE;
             }
@@ -149,7 +137,6 @@ static int parse_args(int argc, char **argv, node_args *a) {
         case OPT_SEED_PEER: {
             const char *at = strchr(optarg, '@');
             rm_node_seed *s = &a->seeds[a->nseeds];
-            char hex[65] = {0};
             char host[64];
             int port;
             if (a->nseeds >= RM_NODE_SEEDS_MAX) {
@@ -157,7 +144,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
                 return RM_EXIT_USAGE;
             }
             if (!at || at - optarg != 64 || strlen(at + 1) > RM_PEER_ADDR_MAX ||
-                (memcpy(hex, optarg, 64), !parse_hex32(hex, s->id)) ||
+                rm_key_from_text(s->id, optarg, RM_KEY_HEX_CHARS) != RM_OK ||
                 !rm_node_parse_addr(at + 1, host, sizeof host, &port)) {
                 rm_cli_error(cmd, "--seed-peer: '%s' is not KEY@IP:PORT (64 hex digits)", optarg);
                 return RM_EXIT_USAGE;

@@ -59,15 +59,6 @@ static void bad_data_names_the_file(void **state) {
     assert_non_null(strstr(out, "line 2"));
 }
 
-static double json_number(const char *text, const char *key) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *at = strstr(text, pat);
-    if (!at)
-        fail_msg("no %s in: %s", key, text);
-    return strtod(at + strlen(pat), NULL);
-}
-
 static void trains_a_csv_file(void **state) {
     (void)state;
     char path[512];

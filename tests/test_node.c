@@ -29,15 +29,6 @@ static const char *run_path(const char *name) {
     return tmp_path(rel);
 }
 
-static double json_number(const char *text, const char *key) {
-    char pat[64];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *at = strstr(text, pat);
-    if (!at)
-        fail_msg("no %s in: %s", key, text);
-    return strtod(at + strlen(pat), NULL);
-}
-
 /* The whole of a file into out (NUL-terminated). */
 static const char *slurp(const char *path) {
     FILE *f = fopen(path, "r");

@@ -5,6 +5,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -33,6 +34,17 @@ static inline const char *write_bytes(const char *name, const void *bytes,
 /* Writes a NUL-terminated text the same way. */
 static inline const char *write_text(const char *name, const char *text, int gz) {
     return write_bytes(name, text, strlen(text), gz);
+}
+
+/* The number after "key": in a JSON line of text; fails the test when
+ * there is none. */
+static inline double json_number(const char *text, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    const char *at = strstr(text, pat);
+    if (!at)
+        fail_msg("no %s in: %s", key, text);
+    return strtod(at + strlen(pat), NULL);
 }
 
 #ifdef RUMOR_BIN
