@@ -40,6 +40,12 @@
     X(CHAN_TRUNCATED, "connection ended mid-frame or without a final frame") \
     X(KEY_SYNTAX, "malformed key, key file or allow-list")                   \
     X(KEY_PERMS, "key file is accessible to other users")                    \
+    X(CKPT_MAGIC, "not a checkpoint: wrong magic number")                    \
+    X(CKPT_FORMAT, "checkpoint has an unknown format version")               \
+    X(CKPT_CORRUPT, "checkpoint or checkpoint store is corrupt")             \
+    X(CKPT_HASH, "checkpoint hash does not match its content")               \
+    X(CKPT_NONE, "no checkpoint")                                            \
+    X(PEER_STATE, "saved peer state is malformed")                          \
     X(EXISTS, "file already exists")
 
 typedef enum {

@@ -30,6 +30,7 @@ void rm_peer_config_default(rm_peer_config *c) {
     c->pending_max = 32;
     c->reseed_every = 20;
     c->seeds_max = 4;
+    c->rejoin_rounds = 10;
 }
 
 /* ---- actions ------------------------------------------------------------ */
@@ -89,7 +90,7 @@ static void close_peer(rm_peer *p, const uint8_t *peer) {
 }
 
 static void maybe_step(rm_peer *p) {
-    if (!p->training || p->stepping)
+    if (!p->training || p->stepping || p->rejoining)
         return;
     if (p->cfg.max_steps && p->st.steps >= p->cfg.max_steps)
         return;
@@ -139,13 +140,13 @@ static void learn_entries(rm_peer *p, const uint8_t *from,
 static void send_push(rm_peer *p, bool key_frame) {
     rm_frame f;
     uint64_t send_w = 0;
-    if (p->cfg.merge == RM_MERGE_PUSHSUM) {
+    if (p->cfg.merge == RM_MERGE_PUSHSUM && !p->rejoining) {
         send_w = p->weight / 2;
         p->weight -= send_w;
     }
     p->ex.sent_weight = send_w;
     f.type = RM_FRAME_PUSH;
-    f.flags = 0;
+    f.flags = p->rejoining ? RM_WIRE_FLAG_PULL : 0;
     fill_exchange(p, &f.u.ex, p->ex.peer, p->ex.id, (double)send_w);
     rm_base *b = peer_find_base(p, p->ex.peer);
     uint64_t base_id = !key_frame && b ? b->id : 0;
@@ -183,6 +184,8 @@ static void start_exchange(rm_peer *p, rm_time_us now) {
     p->gossip_due = false;
     rm_view_tick(&p->view);
     p->rounds++;
+    if (p->rejoining && p->rejoin_left-- == 0)
+        p->rejoining = false; /* nobody answered: train on what we have */
     rm_view_entry *e = pick_partner(p);
     if (!e)
         return;
@@ -194,7 +197,8 @@ static void start_exchange(rm_peer *p, rm_time_us now) {
     send_push(p, false);
 }
 
-static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in) {
+static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
+                    bool pull) {
     learn_entries(p, from, in);
     rm_view_heard(&p->view, from);
     rm_view_entry *e = rm_view_find(&p->view, from);
@@ -222,11 +226,13 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
     rm_frame f;
     f.type = RM_FRAME_PULL_REPLY;
     f.flags = 0;
+    /* A PULL asks for our model only: the sender's is stale. */
+    bool merge = s == MODEL_OK && !pull;
     uint64_t send_w = 0;
-    if (p->cfg.merge == RM_MERGE_PUSHSUM) {
+    if (p->cfg.merge == RM_MERGE_PUSHSUM && !pull) {
         /* Push-sum answers with half of its mass after taking the
          * sender's, so that the total is conserved. */
-        if (s == MODEL_OK)
+        if (merge)
             peer_merge_model(p, in, false);
         send_w = p->weight / 2;
         p->weight -= send_w;
@@ -243,7 +249,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in)
         b->id = in->exchange;
         b->used = ++p->clock;
     }
-    if (s == MODEL_OK && p->cfg.merge != RM_MERGE_PUSHSUM)
+    if (merge && p->cfg.merge != RM_MERGE_PUSHSUM)
         peer_merge_model(p, in, false);
 }
 
@@ -263,7 +269,13 @@ static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in
         return;
     }
     if (s == MODEL_OK) {
-        peer_merge_model(p, in, true);
+        if (p->rejoining) {
+            peer_merge_stale(p, in);
+            p->rejoining = false;
+            p->st.rejoins++;
+        } else {
+            peer_merge_model(p, in, true);
+        }
         peer_keep_base(p, from, in->exchange);
     }
     p->st.exchanges_done++;
@@ -294,7 +306,7 @@ static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
     }
     switch (f.type) {
     case RM_FRAME_PUSH:
-        on_push(p, from, &f.u.ex);
+        on_push(p, from, &f.u.ex, f.flags & RM_WIRE_FLAG_PULL);
         break;
     case RM_FRAME_PULL_REPLY:
         on_reply(p, from, &f.u.ex);
@@ -452,6 +464,8 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
     p->cfg = *cfg;
     p->rng = *rng;
     p->training = cfg->train;
+    p->rejoining = cfg->rejoin;
+    p->rejoin_left = cfg->rejoin_rounds;
     p->weight = RM_PUSHSUM_UNIT;
     p->lim.model_n_max = cfg->n;
     /* The largest frame a peer of this model sends: header and fields,
@@ -479,8 +493,8 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
             goto err;
     }
     /* Desynchronise peers: the first exchange comes at a random point of
-     * the first interval. */
-    p->next_gossip = now + 1 + rm_rng_below(&p->rng, cfg->gossip_interval_us);
+     * the first interval (a rejoining peer, which waits for it, at once). */
+    p->next_gossip = now + 1 + (cfg->rejoin ? 0 : rm_rng_below(&p->rng, cfg->gossip_interval_us));
     maybe_step(p);
     *out = p;
     return RM_OK;
@@ -573,6 +587,8 @@ void rm_peer_prefetch(const rm_peer *p) {
 
 const rm_peer_stats *rm_peer_get_stats(const rm_peer *p) { return &p->st; }
 uint64_t rm_peer_weight(const rm_peer *p) { return p->weight; }
+const rm_rng *rm_peer_rng(const rm_peer *p) { return &p->rng; }
+bool rm_peer_rejoining(const rm_peer *p) { return p->rejoining; }
 uint64_t rm_peer_version(const rm_peer *p) { return p->version; }
 uint32_t rm_peer_view_len(const rm_peer *p) { return p->view.len; }
 bool rm_peer_stepping(const rm_peer *p) { return p->stepping; }

@@ -66,13 +66,20 @@ typedef struct {
                                       bootstrap seed (heals partitions); 0: only
                                       when the view is empty */
     uint32_t seeds_max;            /* seeds kept (a random sample of those added) */
+    bool rejoin;                   /* restarted with a stale model: first pull
+                                      a fresh one (a PUSH flagged PULL, which
+                                      the partner answers without merging),
+                                      merge it weighted by samples trained
+                                      on, and only then train again */
+    uint32_t rejoin_rounds;        /* rounds to wait for that pull before
+                                      training anyway (no peer answers) */
 } rm_peer_config;
 
 /* Defaults: pairwise merge, 100 ms interval, timeout 4 intervals, V = 16,
  * 4 entries per exchange, shuffle on, suspect after 2 misses, drop after 4,
  * training on, norm bound 100x + 1e3, stale bound 1000 versions, deltas off,
  * int8 chunk 256, 16 bases, 32 pending frames, a seed every 20 rounds,
- * 4 seeds kept. */
+ * 4 seeds kept, rejoin off (10 rounds when on). */
 void rm_peer_config_default(rm_peer_config *c);
 
 typedef enum {
@@ -120,6 +127,7 @@ typedef struct {
     uint64_t malformed, need_full_sent, need_full_received, pending_dropped;
     uint64_t unexpected;     /* replies to no open exchange (late, foreign) */
     uint64_t duplicates;     /* PUSHes seen twice (the network duplicated them) */
+    uint64_t rejoins;        /* fresh models pulled and merged after a restart */
 } rm_peer_stats;
 
 typedef struct rm_peer rm_peer;
@@ -157,6 +165,28 @@ void rm_peer_leave(rm_peer *p);
  * shell that knows which peer it drives next calls it early; in a
  * 10,000-peer simulation every peer's state is cold. */
 void rm_peer_prefetch(const rm_peer *p);
+
+/* What a checkpoint keeps of the core besides the parameters: *state gets
+ * the counters (version, steps, samples, push-sum weight) and the
+ * membership view, *bases the delta bases (empty when deltas are off); both
+ * malloc'd, versioned little-endian blobs that only
+ * rm_peer_restore_state reads (format in gossip/peer_state.c).
+ * Errors: RM_ENOMEM. */
+rm_err rm_peer_save_state(const rm_peer *p, uint8_t **state, size_t *state_len,
+                          uint8_t **bases, size_t *bases_len);
+
+/* Puts saved state back into a peer just created for the same model shape
+ * (before any input). bases may be NULL. Errors: RM_EPEER_STATE (a blob
+ * that is cut short, of another format, or of another model size),
+ * RM_ENOMEM. */
+rm_err rm_peer_restore_state(rm_peer *p, const uint8_t *state, size_t state_len,
+                             const uint8_t *bases, size_t bases_len);
+
+/* The core's generator, for a checkpoint (pass it back to rm_peer_create). */
+const rm_rng *rm_peer_rng(const rm_peer *p);
+
+/* True while a rejoining peer waits for its first fresh model. */
+bool rm_peer_rejoining(const rm_peer *p);
 
 const rm_peer_stats *rm_peer_get_stats(const rm_peer *p);
 uint64_t rm_peer_weight(const rm_peer *p);   /* push-sum weight */

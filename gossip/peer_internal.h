@@ -40,6 +40,8 @@ struct rm_peer {
     uint64_t age_samples;    /* samples behind the model (age merge) */
     uint64_t clock;          /* counts base uses */
     bool stepping, training, gossip_due;
+    bool rejoining;          /* waiting for a fresh model (cfg.rejoin) */
+    uint32_t rejoin_left;    /* rounds left to wait for it */
     rm_time_us next_gossip;
     struct {
         bool active;
@@ -82,6 +84,7 @@ uint64_t peer_fill_model(rm_peer *p, const uint8_t *peer, uint64_t base_id,
 peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
                                   const rm_wire_exchange *ex);
 void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator);
+void peer_merge_stale(rm_peer *p, const rm_wire_exchange *ex);
 void peer_keep_base(rm_peer *p, const uint8_t *peer, uint64_t id);
 
 #endif

@@ -192,6 +192,19 @@ void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator) {
     p->st.merges++;
 }
 
+/* A rejoining peer's merge of the fresh model it pulled: each side weighs
+ * by the samples behind it, so a checkpoint far behind the swarm counts for
+ * little and one that is close keeps its share, whatever the merge rule. */
+void peer_merge_stale(rm_peer *p, const rm_wire_exchange *ex) {
+    double sx = (double)p->age_samples, sy = (double)ex->samples;
+    float a = sx + sy > 0.0 ? (float)(sx / (sx + sy)) : 0.5f;
+    rm_vec_axpby_u(p->cfg.params, p->y, a, 1.0f - a, p->cfg.n);
+    if (ex->samples > p->age_samples)
+        p->age_samples = ex->samples;
+    p->version++;
+    p->st.merges++;
+}
+
 /* Stores p->y as the base shared with `peer` under `id`. */
 void peer_keep_base(rm_peer *p, const uint8_t *peer, uint64_t id) {
     if (!p->cfg.delta)

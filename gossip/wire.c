@@ -9,6 +9,7 @@
 #include "gossip/wire.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <string.h>
 
 /* Body sizes of the fixed parts; the offsets inside them are in
@@ -146,11 +147,15 @@ static rm_err model_bytes(const rm_wire_model *m, uint64_t *out) {
     }
 }
 
+static bool flags_ok(uint8_t type, uint16_t flags) {
+    return flags == 0 || (type == RM_FRAME_PUSH && flags == RM_WIRE_FLAG_PULL);
+}
+
 /* Validates f and gives the size of its body. */
 static rm_err body_bytes(const rm_frame *f, uint64_t *out) {
     uint64_t a, b;
     rm_err err;
-    if (f->flags != 0)
+    if (!flags_ok(f->type, f->flags))
         return RM_EINVAL;
     switch (f->type) {
     case RM_FRAME_HELLO:
@@ -453,10 +458,10 @@ rm_err rm_wire_decode(const uint8_t *buf, size_t len, const rm_wire_limits *lim,
         return RM_EWIRE_BAD_VERSION;
     if (buf[5] == 0 || buf[5] >= RM_FRAME_TYPE_END)
         return RM_EWIRE_BAD_TYPE;
-    if (get_u16(buf + 6) != 0)
+    if (!flags_ok(buf[5], get_u16(buf + 6)))
         return RM_EWIRE_MALFORMED;
     out->type = buf[5];
-    out->flags = 0;
+    out->flags = get_u16(buf + 6);
 
     reader r = {buf + RM_WIRE_HEADER_BYTES, len - RM_WIRE_HEADER_BYTES};
     rm_err err = take_body(&r, lim, out);

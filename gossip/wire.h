@@ -24,6 +24,11 @@
 #define RM_ADDR_MAX 255             /* bytes of an address string */
 #define RM_VIEW_ENTRIES_MAX 64      /* view entries piggybacked per frame */
 
+/* Header flags. PULL, on a PUSH only: "answer with your model, but do not
+ * merge mine" (a peer rejoining with a stale model asks for a fresh one
+ * without dragging its partner back). Every other bit must be 0. */
+#define RM_WIRE_FLAG_PULL 0x0001u
+
 typedef enum {
     RM_FRAME_HELLO = 1,      /* who I am, my incarnation, my model's shape */
     RM_FRAME_PUSH = 2,       /* exchange opener: my model (full or delta) */
@@ -97,7 +102,7 @@ typedef struct {
 
 typedef struct {
     uint8_t type;            /* rm_frame_type */
-    uint16_t flags;          /* reserved, 0 */
+    uint16_t flags;          /* RM_WIRE_FLAG_PULL on a PUSH, else 0 */
     union {
         rm_wire_hello hello;
         rm_wire_exchange ex;                 /* PUSH, PULL_REPLY */

@@ -548,6 +548,121 @@ static void leave_sends_to_everyone_in_the_view(void **state) {
     rm_peer_free(c.core);
 }
 
+
+static void rejoin(rm_peer_config *c) {
+    c->rejoin = true;
+    c->rejoin_rounds = 2;
+}
+
+/* A restarted peer pulls before it trains: its PUSH carries PULL, the
+ * partner answers without merging, and the pulled model is weighed by the
+ * samples behind each side (none here: it is taken whole). */
+static void rejoin_pulls_a_fresh_model_before_training(void **state) {
+    (void)state;
+    tpeer a, b;
+    make(&a, 1, 0.0f, true, rejoin);
+    make(&b, 2, 10.0f, true, NULL);
+    expect(&b, RM_ACT_RUN_STEP);
+    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 300});
+    expect(&b, RM_ACT_RUN_STEP);
+    rm_peer_set_training(b.core, false);
+    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 0});
+    expect_none(&b);
+    float b_before[N];
+    memcpy(b_before, b.x, sizeof b_before);
+    link_up(&a, &b);
+    assert_true(rm_peer_rejoining(a.core));
+    expect_none(&a); /* no training step yet */
+    fire_timer(&a);
+    rm_action push = expect(&a, RM_ACT_SEND);
+    rm_frame f = decode(&push);
+    assert_int_equal(f.type, RM_FRAME_PUSH);
+    assert_int_equal(f.flags, RM_WIRE_FLAG_PULL);
+    deliver(&b, &a, &push, 2);
+    rm_action reply = expect(&b, RM_ACT_SEND);
+    assert_memory_equal(b.x, b_before, sizeof b_before); /* not merged */
+    assert_int_equal(rm_peer_get_stats(b.core)->merges, 0);
+    deliver(&a, &b, &reply, 3);
+    assert_memory_equal(a.x, b_before, sizeof b_before);
+    assert_false(rm_peer_rejoining(a.core));
+    assert_int_equal(rm_peer_get_stats(a.core)->rejoins, 1);
+    expect(&a, RM_ACT_RUN_STEP);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+}
+
+/* With nobody to pull from, a rejoining peer trains after rejoin_rounds. */
+static void rejoin_gives_up_when_nobody_answers(void **state) {
+    (void)state;
+    tpeer a;
+    make(&a, 1, 0.0f, true, rejoin);
+    for (int round = 0; round < 2; round++) {
+        fire_timer(&a);
+        expect_none(&a);
+    }
+    fire_timer(&a);
+    expect(&a, RM_ACT_RUN_STEP);
+    assert_int_equal(rm_peer_get_stats(a.core)->rejoins, 0);
+    rm_peer_free(a.core);
+}
+
+/* Saved core state comes back whole: counters, view, delta bases; a blob cut
+ * anywhere or made for another model size is refused. */
+static void saved_state_round_trips_and_bad_blobs_are_refused(void **state) {
+    (void)state;
+    tpeer a, b, c;
+    make(&a, 1, 0.0f, true, deltas);
+    make(&b, 2, 10.0f, false, deltas);
+    rm_peer_set_training(a.core, true);
+    expect(&a, RM_ACT_RUN_STEP);
+    rm_peer_handle(a.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 32});
+    expect(&a, RM_ACT_RUN_STEP);
+    rm_peer_set_training(a.core, false);
+    rm_peer_handle(a.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 0});
+    expect_none(&a);
+    link_up(&a, &b);
+    fire_timer(&a);
+    rm_action push = expect(&a, RM_ACT_SEND);
+    deliver(&b, &a, &push, 2);
+    rm_action reply = expect(&b, RM_ACT_SEND);
+    deliver(&a, &b, &reply, 3);
+
+    uint8_t *st, *bs, *st2, *bs2;
+    size_t st_len, bs_len, st2_len, bs2_len;
+    assert_int_equal(rm_peer_save_state(a.core, &st, &st_len, &bs, &bs_len), RM_OK);
+    assert_true(bs_len > (size_t)N * 4); /* one base kept */
+    make(&c, 1, 0.0f, false, deltas);
+    assert_int_equal(rm_peer_restore_state(c.core, st, st_len, bs, bs_len), RM_OK);
+    assert_int_equal(rm_peer_version(c.core), rm_peer_version(a.core));
+    assert_int_equal(rm_peer_get_stats(c.core)->steps, 2);
+    assert_int_equal(rm_peer_get_stats(c.core)->samples, 32);
+    assert_int_equal(rm_peer_view_len(c.core), 1);
+    assert_int_equal(rm_peer_save_state(c.core, &st2, &st2_len, &bs2, &bs2_len), RM_OK);
+    assert_int_equal(st2_len, st_len);
+    assert_memory_equal(st2, st, st_len);
+    assert_int_equal(bs2_len, bs_len);
+    assert_memory_equal(bs2, bs, bs_len);
+    rm_peer_free(c.core);
+
+    for (size_t cut = 0; cut < st_len; cut++) {
+        make(&c, 1, 0.0f, false, deltas);
+        assert_int_equal(rm_peer_restore_state(c.core, st, cut, NULL, 0), RM_EPEER_STATE);
+        rm_peer_free(c.core);
+    }
+    for (size_t cut = 1; cut < bs_len; cut += 7) {
+        make(&c, 1, 0.0f, false, deltas);
+        assert_int_equal(rm_peer_restore_state(c.core, st, st_len, bs, cut), RM_EPEER_STATE);
+        rm_peer_free(c.core);
+    }
+    st[8] ^= 1; /* the model size */
+    make(&c, 1, 0.0f, false, deltas);
+    assert_int_equal(rm_peer_restore_state(c.core, st, st_len, NULL, 0), RM_EPEER_STATE);
+    rm_peer_free(c.core);
+    free(st), free(bs), free(st2), free(bs2);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(training_asks_for_steps_one_at_a_time),
@@ -565,6 +680,9 @@ int main(void) {
         cmocka_unit_test(duplicated_pushes_are_merged_once),
         cmocka_unit_test(pairwise_conserves_the_sum_when_the_initiator_moved),
         cmocka_unit_test(leave_sends_to_everyone_in_the_view),
+        cmocka_unit_test(rejoin_pulls_a_fresh_model_before_training),
+        cmocka_unit_test(rejoin_gives_up_when_nobody_answers),
+        cmocka_unit_test(saved_state_round_trips_and_bad_blobs_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

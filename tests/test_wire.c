@@ -125,6 +125,8 @@ static void rand_frame(rm_rng *r, uint8_t type, sample *s) {
         f->u.ex.weight = rand_weight(r);
         rand_entries(r, &f->u.ex.nentries, f->u.ex.entries);
         rand_model(r, s, &f->u.ex.model);
+        if (type == RM_FRAME_PUSH && (rm_rng_u64(r) & 1))
+            f->flags = RM_WIRE_FLAG_PULL;
         break;
     case RM_FRAME_NEED_FULL:
         f->u.need_full.exchange = rand_u64(r);
@@ -475,6 +477,29 @@ static void flags_must_be_zero(void **state) {
     assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
     f.flags = 1;
     assert_int_equal(rm_wire_encode(&f, buf, BUF_BYTES, &len), RM_EINVAL);
+}
+
+/* PULL is the one flag, and only a PUSH may carry it. */
+static void pull_flag_only_on_push(void **state) {
+    (void)state;
+    rm_rng r;
+    rm_rng_seed(&r, 12);
+    rand_frame(&r, RM_FRAME_PUSH, &s1);
+    s1.f.flags = RM_WIRE_FLAG_PULL;
+    size_t len = encode_ok(&s1.f, buf);
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_OK);
+    assert_int_equal(dec.flags, RM_WIRE_FLAG_PULL);
+    buf[6] = 3; /* an unknown bit beside PULL */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
+    s1.f.flags = 2;
+    assert_int_equal(rm_wire_encode(&s1.f, buf, BUF_BYTES, &len), RM_EINVAL);
+    rand_frame(&r, RM_FRAME_PULL_REPLY, &s1);
+    s1.f.flags = RM_WIRE_FLAG_PULL;
+    assert_int_equal(rm_wire_encode(&s1.f, buf, BUF_BYTES, &len), RM_EINVAL);
+    s1.f.flags = 0;
+    len = encode_ok(&s1.f, buf);
+    buf[6] = 1;
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
 }
 
 static void trailing_byte(void **state) {
@@ -851,6 +876,7 @@ int main(void) {
         cmocka_unit_test(unknown_type),
         cmocka_unit_test(bad_version),
         cmocka_unit_test(flags_must_be_zero),
+        cmocka_unit_test(pull_flag_only_on_push),
         cmocka_unit_test(trailing_byte),
         cmocka_unit_test(malformed_fields),
         cmocka_unit_test(encoder_refuses_what_decoder_would),
