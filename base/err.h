@@ -46,7 +46,11 @@
     X(CKPT_HASH, "checkpoint hash does not match its content")               \
     X(CKPT_NONE, "no checkpoint")                                            \
     X(PEER_STATE, "saved peer state is malformed")                          \
-    X(EXISTS, "file already exists")
+    X(EXISTS, "file already exists")                                         \
+    X(TREE_SHAPE, "tree blob is not one tree of bounded depth")              \
+    X(TREE_FEATURE, "tree splits on a feature the data does not have")       \
+    X(TREE_VALUE, "tree holds a non-finite threshold or a bad leaf")         \
+    X(TREE_DUPLICATE, "forest already holds a tree with this id")
 
 typedef enum {
     RM_OK = 0,
