@@ -5,7 +5,7 @@
 
 rm_err rm_mlp_evaluate(rm_mlp *m, const rm_dataset *ds, rm_eval_result *out) {
     memset(out, 0, sizeof *out);
-    const int L = m->spec.layers, C = m->spec.dims[L];
+    const int C = m->spec.classes;
     if (ds->d != (size_t)m->spec.dims[0] || ds->classes > (uint32_t)C)
         return RM_EMISMATCH;
     const int B = m->batch_max;

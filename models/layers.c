@@ -118,3 +118,54 @@ void rm_softmax_xent_backward(float *dlogits, const float *probs,
         d[y[r]] -= inv_b;
     }
 }
+
+/* The target of output c for label y: +1 for its own class, -1 for the
+ * rest; the binary SVM's single output stands for class 1. */
+static inline float hinge_target(int32_t y, int c, int U) {
+    return U == 1 ? (y == 1 ? 1.0f : -1.0f) : (y == c ? 1.0f : -1.0f);
+}
+
+static inline int hinge_predict(const float *s, int U) {
+    if (U == 1)
+        return s[0] > 0.0f;
+    int arg = 0;
+    for (int j = 1; j < U; j++)
+        if (s[j] > s[arg])
+            arg = j;
+    return arg;
+}
+
+float rm_hinge_forward(const float *s, const int32_t *y, int B, int U,
+                       int squared, int *correct) {
+    double loss = 0.0;
+    int hits = 0;
+    if (y)
+        for (int r = 0; r < B; r++) {
+            const float *sr = s + (size_t)r * U;
+            for (int c = 0; c < U; c++) {
+                float gap = 1.0f - hinge_target(y[r], c, U) * sr[c];
+                if (gap > 0.0f)
+                    loss += squared ? (double)gap * gap : (double)gap;
+            }
+            hits += hinge_predict(sr, U) == y[r];
+        }
+    if (correct)
+        *correct = hits;
+    return (float)(loss / B);
+}
+
+void rm_hinge_backward(float *ds, const float *s, const int32_t *y, int B,
+                       int U, int squared) {
+    const float inv_b = 1.0f / (float)B;
+    for (int r = 0; r < B; r++) {
+        const float *sr = s + (size_t)r * U;
+        float *dr = ds + (size_t)r * U;
+        for (int c = 0; c < U; c++) {
+            float t = hinge_target(y[r], c, U);
+            float gap = 1.0f - t * sr[c];
+            dr[c] = gap <= 0.0f ? 0.0f
+                    : squared   ? -2.0f * t * gap * inv_b
+                                : -t * inv_b;
+        }
+    }
+}

@@ -50,4 +50,19 @@ float rm_softmax_xent_forward(float *probs, const float *logits,
 void rm_softmax_xent_backward(float *dlogits, const float *probs,
                               const int32_t *y, int B, int C);
 
+/* One-vs-rest hinge loss of a linear SVM over decision values s (B, U).
+ * U == 1 is the binary SVM: label 1 gives target t = +1, label 0 t = -1.
+ * Otherwise t(r, c) = +1 when y[r] == c, else -1. Returns the mean over
+ * the B rows of sum_c max(0, 1 - t s), or of its square when `squared`;
+ * *correct (if not NULL) gets the rows whose prediction (s > 0 for U == 1,
+ * the argmax otherwise) equals y. y may be NULL (returns 0). */
+float rm_hinge_forward(const float *s, const int32_t *y, int B, int U,
+                       int squared, int *correct);
+
+/* ds (B, U) = the gradient of that mean loss: -t / B where the margin t s
+ * is below 1 (the subgradient 0 is taken at exactly 1), or
+ * -2 t (1 - t s) / B when squared. */
+void rm_hinge_backward(float *ds, const float *s, const int32_t *y, int B,
+                       int U, int squared);
+
 #endif

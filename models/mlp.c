@@ -1,5 +1,7 @@
 #include "models/mlp.h"
 
+#include <cblas.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,18 +11,10 @@
 
 #define RM_MLP_WIDTH_MAX (1 << 20)
 
-rm_err rm_mlp_spec_parse(const char *s, rm_mlp_spec *spec, rm_diag *diag) {
-    memset(spec, 0, sizeof *spec);
-    const char *p;
-    int one_layer = 0;
-    if (strncmp(s, "mlp:", 4) == 0)
-        p = s + 4;
-    else if (strncmp(s, "softmax:", 8) == 0 || strncmp(s, "logreg:", 7) == 0) {
-        p = strchr(s, ':') + 1;
-        one_layer = 1;
-    } else
-        return rm_diag_set(diag, RM_EMODEL_SPEC,
-                           "'%s': expected mlp:IN-H...-OUT or softmax:IN-OUT", s);
+/* Parses the widths "IN-H-...-OUT" at p, up to the end or a ':' (left in
+ * *rest); s is the whole spec, for messages. */
+static rm_err parse_widths(const char *s, const char *p, rm_mlp_spec *spec,
+                           const char **rest, rm_diag *diag) {
     int n = 0;
     for (;;) {
         char *end;
@@ -33,8 +27,10 @@ rm_err rm_mlp_spec_parse(const char *s, rm_mlp_spec *spec, rm_diag *diag) {
             return rm_diag_set(diag, RM_EMODEL_SPEC,
                                "'%s': more than %d layers", s, RM_MLP_LAYERS_MAX);
         spec->dims[n++] = (int)v;
-        if (*end == '\0')
+        if (*end == '\0' || *end == ':') {
+            *rest = end;
             break;
+        }
         if (*end != '-')
             return rm_diag_set(diag, RM_EMODEL_SPEC,
                                "'%s': unexpected '%c' after width %d", s, *end, n);
@@ -43,9 +39,6 @@ rm_err rm_mlp_spec_parse(const char *s, rm_mlp_spec *spec, rm_diag *diag) {
     if (n < 2)
         return rm_diag_set(diag, RM_EMODEL_SPEC,
                            "'%s': needs at least an input and an output width", s);
-    if (one_layer && n != 2)
-        return rm_diag_set(diag, RM_EMODEL_SPEC,
-                           "'%s': softmax regression has exactly two widths", s);
     if (spec->dims[n - 1] < 2)
         return rm_diag_set(diag, RM_EMODEL_SPEC,
                            "'%s': the output needs at least 2 classes", s);
@@ -53,7 +46,77 @@ rm_err rm_mlp_spec_parse(const char *s, rm_mlp_spec *spec, rm_diag *diag) {
     return RM_OK;
 }
 
+/* The SVM's options after its widths: ":hinge", ":squared", ":lambda=X". */
+static rm_err parse_svm_options(const char *s, const char *p, rm_mlp_spec *spec,
+                                rm_diag *diag) {
+    while (*p == ':') {
+        p++;
+        size_t len = strcspn(p, ":");
+        if (len == 5 && strncmp(p, "hinge", 5) == 0)
+            spec->loss = RM_LOSS_HINGE;
+        else if ((len == 7 && strncmp(p, "squared", 7) == 0) ||
+                 (len == 13 && strncmp(p, "squared-hinge", 13) == 0))
+            spec->loss = RM_LOSS_SQUARED_HINGE;
+        else if (len > 7 && strncmp(p, "lambda=", 7) == 0) {
+            char *end;
+            errno = 0;
+            float v = strtof(p + 7, &end);
+            if (end != p + len || errno || !(v >= 0.0f && v <= 1.0f))
+                return rm_diag_set(diag, RM_EMODEL_SPEC,
+                                   "'%s': lambda=%.*s is not a number in [0, 1]",
+                                   s, (int)(len - 7), p + 7);
+            spec->l2 = v;
+        } else
+            return rm_diag_set(diag, RM_EMODEL_SPEC,
+                               "'%s': unknown SVM option '%.*s' (hinge, squared, "
+                               "lambda=X)", s, (int)len, p);
+        p += len;
+    }
+    return RM_OK;
+}
+
+rm_err rm_mlp_spec_parse(const char *s, rm_mlp_spec *spec, rm_diag *diag) {
+    memset(spec, 0, sizeof *spec);
+    const char *p, *rest = NULL;
+    int one_layer = 0, svm = 0;
+    if (strncmp(s, "mlp:", 4) == 0)
+        p = s + 4;
+    else if (strncmp(s, "softmax:", 8) == 0 || strncmp(s, "logreg:", 7) == 0 ||
+             (svm = strncmp(s, "svm:", 4) == 0)) {
+        p = strchr(s, ':') + 1;
+        one_layer = 1;
+    } else
+        return rm_diag_set(diag, RM_EMODEL_SPEC,
+                           "'%s': expected mlp:IN-H...-OUT, softmax:IN-OUT or "
+                           "svm:IN-CLASSES", s);
+    rm_err err = parse_widths(s, p, spec, &rest, diag);
+    if (err)
+        return err;
+    if (one_layer && spec->layers != 1)
+        return rm_diag_set(diag, RM_EMODEL_SPEC,
+                           "'%s': %s has exactly two widths", s,
+                           svm ? "a linear SVM" : "softmax regression");
+    spec->classes = spec->dims[spec->layers];
+    if (!svm) {
+        if (*rest)
+            return rm_diag_set(diag, RM_EMODEL_SPEC,
+                               "'%s': unexpected '%s' after the widths", s, rest);
+        return RM_OK;
+    }
+    spec->loss = RM_LOSS_HINGE;
+    spec->l2 = RM_SVM_LAMBDA_DEFAULT;
+    if (spec->classes == 2)
+        spec->dims[1] = 1; /* binary: one weight vector, its sign decides */
+    return parse_svm_options(s, rest, spec, diag);
+}
+
 void rm_mlp_spec_format(const rm_mlp_spec *spec, char *buf, size_t len) {
+    if (spec->loss != RM_LOSS_SOFTMAX) {
+        snprintf(buf, len, "svm:%d-%d:%s:lambda=%g", spec->dims[0], spec->classes,
+                 spec->loss == RM_LOSS_SQUARED_HINGE ? "squared" : "hinge",
+                 (double)spec->l2);
+        return;
+    }
     size_t at = (size_t)snprintf(buf, len, "mlp:%d", spec->dims[0]);
     for (int l = 1; l <= spec->layers && at < len; l++)
         at += (size_t)snprintf(buf + at, len - at, "-%d", spec->dims[l]);
@@ -111,8 +174,7 @@ rm_err rm_mlp_create(rm_mlp **out, const rm_mlp_spec *spec, float dropout,
             !(m->mask[l] = alloc_floats((size_t)batch_max * o)))
             goto err;
     }
-    int classes = spec->dims[spec->layers];
-    if (!(m->probs = alloc_floats((size_t)batch_max * classes)) ||
+    if (!(m->probs = alloc_floats((size_t)batch_max * spec->classes)) ||
         !(m->dbuf[0] = alloc_floats((size_t)batch_max * widest)) ||
         !(m->dbuf[1] = alloc_floats((size_t)batch_max * widest)))
         goto err;
@@ -139,6 +201,10 @@ void rm_mlp_free(rm_mlp *m) {
 }
 
 void rm_mlp_init(rm_mlp *m, rm_rng *rng) {
+    if (m->spec.loss != RM_LOSS_SOFTMAX) {
+        memset(m->params, 0, m->nparams * sizeof *m->params);
+        return;
+    }
     for (int l = 0; l < m->spec.layers; l++) {
         int in = m->spec.dims[l], o = m->spec.dims[l + 1];
         int last = l == m->spec.layers - 1;
@@ -168,14 +234,46 @@ static void forward(rm_mlp *m, const float *x, int B, rm_rng *rng) {
     }
 }
 
+/* The loss of the last layer's outputs act[L] into *loss, and its
+ * gradient into d (B, dims[L]) when d is not NULL. */
+static float output_loss(rm_mlp *m, const int32_t *y, int B, float *d,
+                         int *correct) {
+    const int L = m->spec.layers, U = m->spec.dims[L];
+    if (m->spec.loss == RM_LOSS_SOFTMAX) {
+        float loss = rm_softmax_xent_forward(m->probs, m->act[L], y, B, U, correct);
+        if (d)
+            rm_softmax_xent_backward(d, m->probs, y, B, U);
+        return loss;
+    }
+    int squared = m->spec.loss == RM_LOSS_SQUARED_HINGE;
+    float loss = rm_hinge_forward(m->act[L], y, B, U, squared, correct);
+    if (d)
+        rm_hinge_backward(d, m->act[L], y, B, U, squared);
+    return loss;
+}
+
+/* (l2/2) ||w||^2 over every layer's weights (not biases), and its
+ * gradient l2 * w added into dw. O(nparams), through BLAS. */
+static float add_l2(rm_mlp *m) {
+    const rm_mlp_spec *s = &m->spec;
+    if (s->l2 == 0.0f)
+        return 0.0f;
+    double sq = 0.0;
+    for (int l = 0; l < s->layers; l++) {
+        int nw = s->dims[l] * s->dims[l + 1];
+        sq += (double)cblas_sdot(nw, m->w[l], 1, m->w[l], 1);
+        cblas_saxpy(nw, s->l2, m->w[l], 1, m->dw[l], 1);
+    }
+    return (float)(0.5 * (double)s->l2 * sq);
+}
+
 float rm_mlp_train_batch(rm_mlp *m, const float *x, const int32_t *y, int B,
                          rm_rng *rng, int *correct) {
     const rm_mlp_spec *s = &m->spec;
-    const int L = s->layers, C = s->dims[L];
+    const int L = s->layers;
     forward(m, x, B, rng);
-    float loss = rm_softmax_xent_forward(m->probs, m->act[L], y, B, C, correct);
     float *d = m->dbuf[0], *dnext = m->dbuf[1];
-    rm_softmax_xent_backward(d, m->probs, y, B, C);
+    float loss = output_loss(m, y, B, d, correct);
     for (int l = L - 1; l >= 0; l--) {
         int in = s->dims[l], o = s->dims[l + 1];
         float *din = l > 0 ? dnext : NULL;
@@ -189,16 +287,27 @@ float rm_mlp_train_batch(rm_mlp *m, const float *x, const int32_t *y, int B,
             d = din;
         }
     }
-    return loss;
+    return loss + add_l2(m);
 }
 
 const float *rm_mlp_predict(rm_mlp *m, const float *x, const int32_t *y, int B,
                             float *loss, int *correct) {
     const int L = m->spec.layers;
     forward(m, x, B, NULL);
-    float l = rm_softmax_xent_forward(m->probs, m->act[L], y, B, m->spec.dims[L],
-                                      correct);
+    float l = output_loss(m, y, B, NULL, correct);
     if (loss)
         *loss = y ? l : 0.0f;
+    if (m->spec.loss == RM_LOSS_SOFTMAX)
+        return m->probs;
+    /* An SVM's scores are its decision values; the binary one's single
+     * value s becomes the row (-s, s), so that the argmax predicts. */
+    const float *sc = m->act[L];
+    if (m->spec.dims[L] == 1)
+        for (int r = 0; r < B; r++) {
+            m->probs[2 * r] = -sc[r];
+            m->probs[2 * r + 1] = sc[r];
+        }
+    else
+        memcpy(m->probs, sc, (size_t)B * m->spec.classes * sizeof *sc);
     return m->probs;
 }

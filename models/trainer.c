@@ -27,10 +27,10 @@ rm_err rm_trainer_create(rm_trainer **out, const rm_train_config *cfg,
         return rm_diag_set(diag, RM_EMISMATCH,
                            "model: input width %d but the data has %zu features",
                            spec.dims[0], data->d);
-    if ((uint32_t)spec.dims[spec.layers] < data->classes)
+    if ((uint32_t)spec.classes < data->classes)
         return rm_diag_set(diag, RM_EMISMATCH,
-                           "model: %d outputs but the data has %u classes",
-                           spec.dims[spec.layers], data->classes);
+                           "model: %d classes but the data has %u",
+                           spec.classes, data->classes);
     if (cfg->batch < 1 || cfg->batch > (1 << 16))
         return rm_diag_set(diag, RM_EINVAL, "batch: %d is not in 1..65536",
                            cfg->batch);
