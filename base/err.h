@@ -50,7 +50,13 @@
     X(TREE_SHAPE, "tree blob is not one tree of bounded depth")              \
     X(TREE_FEATURE, "tree splits on a feature the data does not have")       \
     X(TREE_VALUE, "tree holds a non-finite threshold or a bad leaf")         \
-    X(TREE_DUPLICATE, "forest already holds a tree with this id")
+    X(TREE_DUPLICATE, "forest already holds a tree with this id")            \
+    X(MODEL_FILE_MAGIC, "not a rumor model file: wrong magic number")        \
+    X(MODEL_FILE_VERSION, "model file has an unknown format version")        \
+    X(MODEL_FILE_TRUNCATED, "model file is truncated")                       \
+    X(MODEL_FILE_TRAILING, "model file has bytes after its declared end")    \
+    X(MODEL_FILE_MALFORMED, "model file header is malformed")                \
+    X(MODEL_FILE_CHECKSUM, "model file checksum does not match its content")
 
 typedef enum {
     RM_OK = 0,
