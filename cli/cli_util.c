@@ -1,6 +1,7 @@
 #include "cli/cli_util.h"
 
 #include <errno.h>
+#include <ftw.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -185,4 +186,29 @@ void rm_progress_clear(rm_progress *p) {
         return;
     printf("\r\033[K");
     fflush(stdout);
+}
+
+bool rm_cli_tmpdir(const char *cmd, const char *what, char *buf, size_t len) {
+    const char *tmp = getenv("TMPDIR");
+    if (!tmp || !tmp[0])
+        tmp = "/tmp";
+    if (snprintf(buf, len, "%s/rumor-%s-XXXXXX", tmp, what) >= (int)len) {
+        rm_cli_error(cmd, "TMPDIR '%s' is too long", tmp);
+        return false;
+    }
+    if (!mkdtemp(buf)) {
+        rm_cli_error(cmd, "%s: cannot make a temporary folder: %s", buf, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void rm_cli_rmtree(const char *dir) {
+    nftw(dir, remove_one, 16, FTW_DEPTH | FTW_PHYS);
 }

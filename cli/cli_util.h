@@ -47,6 +47,12 @@ bool rm_cli_load_data(const char *cmd, const char *data, const char *test_path,
  * naming the folder and returns false when it cannot. */
 bool rm_cli_mkdirs(const char *cmd, const char *dir);
 
+/* Makes a fresh private folder $TMPDIR/rumor-WHAT-XXXXXX into buf. */
+bool rm_cli_tmpdir(const char *cmd, const char *what, char *buf, size_t len);
+
+/* Removes a folder and everything under it (as rm -rf); quiet. */
+void rm_cli_rmtree(const char *dir);
+
 /* A one-line progress bar on a terminal; silent when stdout is not one. */
 typedef struct {
     bool on;

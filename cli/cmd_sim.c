@@ -21,6 +21,8 @@ static const char usage[] =
     "  --seed S     seed of every random choice (default: the scenario's [run] seed)\n"
     "  --out DIR    write DIR/metrics.csv (and plots); created if missing\n"
     "  --plot       also write DIR/accuracy.png and DIR/consensus.png (gnuplot)\n"
+    "  --no-faults  drop the scenario's [fault] sections: the same run, fault-free,\n"
+    "               to compare against\n"
     "  --json       end with one JSON line of the results\n"
     "  --quiet      no progress lines\n"
     "  -h, --help   this text\n"
@@ -104,9 +106,9 @@ int rm_cmd_sim(int argc, char **argv) {
         {"seed", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
         {"plot", no_argument, 0, 'p'},       {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"no-faults", no_argument, 0, 'F'},  {0, 0, 0, 0}};
     const char *out = NULL;
-    bool json = false, want_plot = false, quiet = false, seed_set = false;
+    bool json = false, want_plot = false, quiet = false, seed_set = false, no_faults = false;
     uint64_t seed = 0;
     int ch;
     optind = 1;
@@ -121,6 +123,7 @@ int rm_cmd_sim(int argc, char **argv) {
         case 'p': want_plot = true; break;
         case 'j': json = true; break;
         case 'q': quiet = true; break;
+        case 'F': no_faults = true; break;
         case 'h': fputs(usage, stdout); return RM_EXIT_OK;
         default: fputs("Try 'rumor sim --help'.\n", stderr); return RM_EXIT_USAGE;
         }
@@ -144,6 +147,8 @@ int rm_cmd_sim(int argc, char **argv) {
     }
     if (!seed_set)
         seed = sc.seed;
+    if (no_faults)
+        sc.nfaults = 0;
     /* One BLAS thread: a run must be bit-for-bit repeatable. */
     openblas_set_num_threads(1);
 
@@ -175,6 +180,14 @@ int rm_cmd_sim(int argc, char **argv) {
                         .ctx = &c};
     rm_sim *sim = NULL;
     int code = RM_EXIT_FAIL;
+    char ckpt_dir[4096] = "";
+    if (sc.ckpt_every_us) {
+        if (!rm_cli_tmpdir("sim", "ckpt", ckpt_dir, sizeof ckpt_dir)) {
+            ckpt_dir[0] = '\0';
+            goto out;
+        }
+        o.ckpt_dir = ckpt_dir;
+    }
     err = rm_sim_create(&sim, &sc, &o, &diag);
     if (err) {
         rm_cli_error("sim", "%s: %s", path, diag.msg[0] ? diag.msg : rm_strerror(err));
@@ -234,6 +247,12 @@ int rm_cmd_sim(int argc, char **argv) {
         printf("  wall time           %.1f s: training %.1f s, evaluation %.1f s, "
                "simulator %.1f s (%.1f%%)\n", wall, tm->learn_seconds, tm->eval_seconds,
                wall - tm->learn_seconds - tm->eval_seconds, 100 * overhead);
+        const rm_sim_ckpt_stats *ck = rm_sim_get_ckpt_stats(sim);
+        if (sc.ckpt_every_us)
+            printf("  checkpoints         %llu saved (%.1f s), %llu restored, %llu bad skipped, "
+                   "%llu failed\n", (unsigned long long)ck->saves, tm->ckpt_seconds,
+                   (unsigned long long)ck->restores, (unsigned long long)ck->skipped,
+                   (unsigned long long)ck->failed);
         if (out)
             printf("  metrics             %s\n", csv_path);
     }
@@ -261,6 +280,8 @@ out:
     if (c.csv)
         fclose(c.csv);
     rm_sim_free(sim);
+    if (ckpt_dir[0])
+        rm_cli_rmtree(ckpt_dir);
     rm_dataset_free(&train);
     rm_dataset_free(&test);
     return code;

@@ -122,3 +122,40 @@ float *rm_trainer_params(rm_trainer *t, size_t *n) {
     *n = t->mlp->nparams;
     return t->mlp->params;
 }
+
+void rm_trainer_get_state(const rm_trainer *t, rm_trainer_state *s) {
+    memset(s, 0, sizeof *s);
+    s->step = t->step;
+    s->epoch = t->epoch;
+    s->cursor = t->cursor;
+    s->n = t->mlp->nparams;
+    s->params = t->mlp->params;
+    s->opt_kind = (int)t->opt.cfg.kind;
+    s->opt_t = t->opt.t;
+    s->opt_m = t->opt.m;
+    s->opt_v = t->opt.v;
+    s->norder = t->data->n;
+    s->order = t->order;
+}
+
+rm_err rm_trainer_set_state(rm_trainer *t, const rm_trainer_state *s) {
+    size_t n = t->mlp->nparams, rows = t->data->n;
+    if (s->n != n || s->opt_kind != (int)t->opt.cfg.kind || s->norder != rows ||
+        !s->params || !s->opt_m || (t->opt.v && !s->opt_v) || (rows && !s->order))
+        return RM_EMISMATCH;
+    if (s->cursor > rows)
+        return RM_ERANGE;
+    for (size_t i = 0; i < rows; i++)
+        if (s->order[i] >= rows)
+            return RM_ERANGE;
+    memcpy(t->mlp->params, s->params, n * sizeof(float));
+    memcpy(t->opt.m, s->opt_m, n * sizeof(float));
+    if (t->opt.v)
+        memcpy(t->opt.v, s->opt_v, n * sizeof(float));
+    memcpy(t->order, s->order, rows * sizeof *t->order);
+    t->opt.t = s->opt_t;
+    t->step = s->step;
+    t->epoch = s->epoch;
+    t->cursor = (size_t)s->cursor;
+    return RM_OK;
+}

@@ -71,4 +71,25 @@ rm_err rm_trainer_evaluate(rm_trainer *t, const rm_dataset *ds,
 /* The flat parameter buffer: what gossip averages and checkpoints store. */
 float *rm_trainer_params(rm_trainer *t, size_t *n);
 
+/* A trainer's state as plain arrays, for a checkpoint: with the learner's
+ * rm_rng it is everything needed to go on exactly where it stopped. Pointers
+ * borrow the trainer's buffers (get) or the caller's (set). */
+typedef struct {
+    uint64_t step, epoch, cursor;
+    uint64_t n;                       /* floats in params (and opt_m, opt_v) */
+    const float *params;
+    int opt_kind;                     /* rm_opt_kind */
+    uint64_t opt_t;
+    const float *opt_m, *opt_v;       /* opt_v NULL for SGD */
+    uint64_t norder;                  /* rows: the epoch's permutation */
+    const uint32_t *order;
+} rm_trainer_state;
+
+void rm_trainer_get_state(const rm_trainer *t, rm_trainer_state *s);
+
+/* Puts saved state back. Errors: RM_EMISMATCH (another model size,
+ * optimizer or shard size: s from another run), RM_ERANGE (a cursor or a
+ * row index beyond the shard). Nothing changes on error. */
+rm_err rm_trainer_set_state(rm_trainer *t, const rm_trainer_state *s);
+
 #endif

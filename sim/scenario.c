@@ -38,6 +38,8 @@ void rm_scenario_default(rm_scenario *s) {
     s->view_shuffle = true;
     s->norm_ratio = 100.0;
     s->topo = (rm_topo_spec){.kind = RM_TOPO_FULL, .k = 8};
+    s->ckpt_keep = 2;
+    s->rejoin = true;
     rm_link_model_ideal(&s->link);
 }
 
@@ -441,6 +443,16 @@ static const char *fault_key(load_ctx *c, const char *key, const char *v) {
            "down, on, off, factor)";
 }
 
+static const char *checkpoint_key(rm_scenario *s, const char *key, const char *v) {
+    if (KEY("every"))
+        return scn_parse_dur(v, &s->ckpt_every_us);
+    if (KEY("keep"))
+        return scn_parse_u32(v, 1, 100, &s->ckpt_keep);
+    if (KEY("rejoin"))
+        return scn_parse_bool(v, &s->rejoin);
+    return "is not a key of [checkpoint] (every, keep, rejoin)";
+}
+
 static int on_key(void *user, const char *section, const char *key,
                   const char *value) {
     load_ctx *c = user;
@@ -461,11 +473,13 @@ static int on_key(void *user, const char *section, const char *key,
                           : "is not a key of [topology] (kind)";
     else if (!strcmp(section, "link"))
         why = link_key(c, key, value);
+    else if (!strcmp(section, "checkpoint"))
+        why = checkpoint_key(s, key, value);
     else if (fault_name(section) && c->in_fault && s->nfaults)
         why = fault_key(c, key, value);
     else
         why = "is in an unknown section (run, peers, data, model, gossip, topology, "
-              "link, fault NAME)";
+              "link, checkpoint, fault NAME)";
     if (why)
         return fail_at(c, c->line, "[%s] %s: '%s' %s", section, key, value, why);
     return 1;

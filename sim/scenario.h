@@ -90,6 +90,12 @@ typedef struct {
     double norm_ratio;
     /* [topology] */
     rm_topo_spec topo;
+    /* [checkpoint] */
+    uint64_t ckpt_every_us;      /* each training peer saves a snapshot to its
+                                    own LMDB store this often (0: never) */
+    uint32_t ckpt_keep;          /* snapshots kept per peer */
+    bool rejoin;                 /* a restarted peer pulls a fresh model
+                                    before it trains again */
     /* [link] */
     rm_link_model link;
     /* [fault ...] sections, in file order */

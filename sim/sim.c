@@ -262,6 +262,8 @@ static void dispatch(rm_sim *s, const rm_event *e) {
             break;
         handle(s, e->peer, &(rm_input){.kind = RM_IN_STEP_DONE,
                                        .samples = e->arg & 0xffffffffu});
+        if (s->sc.ckpt_every_us)
+            sim_ckpt_save(s, e->peer);
         break;
     case EV_RESTART:
         if (!p->churning)

@@ -35,6 +35,10 @@ typedef struct {
      * accuracy over the whole test set). May be NULL. */
     void (*on_metrics)(void *ctx, const rm_sim_metrics *m, int final);
     void *ctx;
+    /* Where peers keep their checkpoint stores (one LMDB environment per
+     * peer, in DIR/peer-NNNNN) when the scenario has [checkpoint] every.
+     * Required then; the caller removes it. */
+    const char *ckpt_dir;
 } rm_sim_options;
 
 /* What the run's derived parameters were, for printing first. */
@@ -64,10 +68,19 @@ rm_err rm_sim_run(rm_sim *sim);
  * metrics: it varies run to run). The rest of a run's wall time is the
  * simulator's own overhead. */
 typedef struct {
-    double learn_seconds, eval_seconds;
+    double learn_seconds, eval_seconds, ckpt_seconds;
 } rm_sim_timing;
 
 const rm_sim_timing *rm_sim_get_timing(const rm_sim *sim);
+
+/* Checkpoints written and read back ([checkpoint] every). */
+typedef struct {
+    uint64_t saves, restores;
+    uint64_t skipped;           /* snapshots that failed their hash on restore */
+    uint64_t failed;            /* saves or restores that failed */
+} rm_sim_ckpt_stats;
+
+const rm_sim_ckpt_stats *rm_sim_get_ckpt_stats(const rm_sim *sim);
 
 /* The last metrics (after rm_sim_run: the final ones). */
 const rm_sim_metrics *rm_sim_last(const rm_sim *sim);

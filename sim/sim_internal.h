@@ -42,6 +42,8 @@ typedef struct {
     const rm_fault *churn;
     uint8_t side;             /* partition side: 0, 1 or SIDE_BRIDGE */
     uint64_t refused_before;  /* refusals counted by earlier lives */
+    struct rm_store *store;   /* its checkpoints; NULL until the first */
+    uint64_t ckpt_at;         /* virtual time of its next checkpoint */
 } sim_peer;
 
 /* What only a training peer has (kept apart: 10,000 averaging peers do
@@ -92,6 +94,7 @@ struct rm_sim {
     double *mean;             /* (n) metrics scratch */
     rm_sim_metrics m;
     rm_sim_timing timing;
+    rm_sim_ckpt_stats ckpt;
     uint64_t refused_dead;
 };
 
@@ -104,6 +107,12 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i);
 uint32_t sim_learner_step(rm_sim *s, uint32_t i);
 rm_link_state *sim_link_state(rm_sim *s, uint32_t a, uint32_t b);
 const float *sim_params(const rm_sim *s, uint32_t i);
+
+/* sim_ckpt.c */
+rm_err sim_ckpt_bump_incarnation(rm_sim *s, uint32_t i);
+void sim_ckpt_save(rm_sim *s, uint32_t i);
+rm_err sim_ckpt_restore(rm_sim *s, uint32_t i);
+void sim_ckpt_close(rm_sim *s, uint32_t i);
 
 /* sim_metrics.c */
 void sim_metrics_sample(rm_sim *s, bool final);

@@ -156,8 +156,17 @@ uint32_t sim_learner_step(rm_sim *s, uint32_t i) {
 
 rm_err sim_peer_start(rm_sim *s, uint32_t i) {
     sim_peer *p = &s->peer[i];
-    p->incarnation++;
-    rm_err err = learner_start(s, i, NULL);
+    bool restart = p->incarnation > 0;
+    bool ckpt = s->sc.ckpt_every_us && !s->vector;
+    /* With checkpoints the incarnation lives in the peer's store, bumped
+     * durably before the peer says anything, as on a real node. */
+    rm_err err = RM_OK;
+    if (ckpt)
+        err = sim_ckpt_bump_incarnation(s, i);
+    else
+        p->incarnation++;
+    if (!err)
+        err = learner_start(s, i, NULL);
     if (err)
         return err;
     rm_peer_config c;
@@ -179,10 +188,16 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i) {
     c.norm_ratio_max = s->sc.norm_ratio;
     c.delta = s->sc.delta;
     c.delta_int8 = s->sc.delta_int8;
+    c.rejoin = restart && s->sc.rejoin && p->trainer;
     rm_rng core_rng;
     rm_rng_seed_stream(&core_rng, s->opt.seed,
                        STREAM_CORE + i + ((uint64_t)p->incarnation << 40));
     err = rm_peer_create(&p->core, &c, &core_rng, s->now);
+    if (!err && ckpt) {
+        if (restart)
+            err = sim_ckpt_restore(s, i);
+        p->ckpt_at = s->now + s->sc.ckpt_every_us;
+    }
     if (err)
         return err;
     const rm_topology *t = &s->topo;
@@ -242,6 +257,9 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
     if (s->vector && s->n == 0)
         return rm_diag_set(diag, RM_EINVAL, "[model] spec: '%s' needs a size 1..16777216",
                            sc->model);
+    if (sc->ckpt_every_us && !s->vector && !s->opt.ckpt_dir)
+        return rm_diag_set(diag, RM_EINVAL, "[checkpoint] every: the run was given no "
+                                            "folder for the peers' checkpoint stores");
     if (!s->vector && (!s->opt.train || !s->opt.test))
         return rm_diag_set(diag, RM_EINVAL, "[data] the model '%s' needs training data",
                            sc->model);
@@ -357,6 +375,7 @@ void rm_sim_free(rm_sim *s) {
     for (uint32_t i = 0; s->peer && i < s->sc.peers; i++) {
         rm_peer_free(s->peer[i].core);
         rm_trainer_free(s->peer[i].trainer);
+        sim_ckpt_close(s, i);
         if (s->learn)
             rm_dataset_free(&s->learn[i].shard);
         free(s->peer[i].vec);
@@ -381,6 +400,7 @@ void rm_sim_free(rm_sim *s) {
 const rm_sim_plan *rm_sim_get_plan(const rm_sim *s) { return &s->plan; }
 const rm_sim_metrics *rm_sim_last(const rm_sim *s) { return &s->m; }
 const rm_sim_timing *rm_sim_get_timing(const rm_sim *s) { return &s->timing; }
+const rm_sim_ckpt_stats *rm_sim_get_ckpt_stats(const rm_sim *s) { return &s->ckpt; }
 const float *rm_sim_peer_params(const rm_sim *s, uint32_t i) { return sim_params(s, i); }
 
 /* Push-sum mass is in the peers and in the messages still on the wire. */
