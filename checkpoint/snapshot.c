@@ -210,9 +210,9 @@ rm_err rm_snapshot_write(const rm_snapshot *s, uint8_t *buf, size_t len) {
         }
         pos += (size_t)slen[t];
     }
-    /* Hashing after the copy reads the bytes back from cache: a 1.2 MB
-     * snapshot fits in L2, and fusing copy and hash per 64 KiB chunk was
-     * measured no faster (docs/CHECKPOINTS.md). */
+    /* The hash reads the bytes back from cache (1.2 MB fits in L2): for
+     * mlp:784-128-10 with Adam, encode 1.50 ms = BLAKE2b 1.44 + copy 0.06
+     * (bench_ckpt), so fusing copy and hash could save the copy at most. */
     crypto_generichash(buf + pos, RM_SNAP_HASH_BYTES, buf, pos, NULL, 0);
     return RM_OK;
 }

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "base/rng.h"
@@ -786,6 +788,80 @@ static void incarnation_survives_reopen(void **state) {
     rm_store_close(s);
 }
 
+static void save_refuses_a_snapshot_that_does_not_encode(void **state) {
+    (void)state;
+    const char *dir = fresh_dir("ckpt_refuse");
+    rm_store *s = open_store(dir, RM_DURABLE_NOSYNC, 3, 0, NULL);
+    sample x;
+    make_sample(&x, SEED + 15, 10, 1);
+    x.s.view = NULL; /* view_len says there is one */
+    rm_diag d;
+    uint64_t id = 99;
+    assert_int_equal(rm_store_save(s, &x.s, &id, &d), RM_EINVAL);
+    assert_true(id == 99);
+    rm_snap_info *v;
+    size_t n;
+    assert_int_equal(rm_store_list(s, &v, &n, &d), RM_OK);
+    assert_int_equal(n, 0);
+    x.s.view = x.view;
+    assert_true(save(s, &x.s) == 1); /* the failed one used no id */
+    rm_store_close(s);
+    free_sample(&x);
+}
+
+/* The node's pattern: saves on a worker thread while another thread reads
+ * the store (here it lists and loads, which the node's loop does not). */
+typedef struct {
+    rm_store *s;
+    const rm_snapshot *snap;
+    int saves, failed;
+    atomic_int done;
+} saver;
+
+static void *save_thread(void *arg) {
+    saver *w = arg;
+    rm_diag d;
+    for (int i = 0; i < w->saves; i++)
+        w->failed += rm_store_save(w->s, w->snap, NULL, &d) != RM_OK;
+    atomic_store(&w->done, 1);
+    return NULL;
+}
+
+static void saves_on_a_worker_thread(void **state) {
+    (void)state;
+    const char *dir = fresh_dir("ckpt_thread");
+    /* a small map, so that some saves grow it while the other thread reads */
+    rm_store *s = open_store(dir, RM_DURABLE_NOSYNC, 2, 1u << 20, NULL);
+    sample x;
+    make_sample(&x, SEED + 16, 50000, 1);
+    saver w = {s, &x.s, 30, 0, 0};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, save_thread, &w), 0);
+    int loaded = 0, last = 0;
+    while (!last) {
+        last = atomic_load(&w.done); /* one more pass after the last save */
+        rm_snapshot out;
+        rm_diag d;
+        rm_err err = rm_store_load_latest(s, &out, NULL, NULL, &d);
+        assert_true(err == RM_OK || err == RM_ECKPT_NONE);
+        if (err == RM_OK) {
+            assert_same(&x.s, &out);
+            loaded++;
+        }
+        rm_snapshot_release(&out);
+        rm_snap_info *v;
+        size_t n;
+        assert_int_equal(rm_store_list(s, &v, &n, &d), RM_OK);
+        assert_true(n <= 2);
+        free(v);
+    }
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(w.failed, 0);
+    assert_true(loaded > 0);
+    rm_store_close(s);
+    free_sample(&x);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -805,6 +881,8 @@ int main(void) {
         cmocka_unit_test(load_latest_falls_back_past_a_corrupt_snapshot),
         cmocka_unit_test(garbage_data_file_is_named),
         cmocka_unit_test(incarnation_survives_reopen),
+        cmocka_unit_test(save_refuses_a_snapshot_that_does_not_encode),
+        cmocka_unit_test(saves_on_a_worker_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
