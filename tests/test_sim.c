@@ -3,7 +3,8 @@
  * exactly, pairwise averaging reaches agreement, a seed replays the same
  * run bit for bit through every fault path, crashed peers come back and
  * rejoin the consensus, and `rumor sim` writes byte-identical metrics for
- * one seed. Every run here is a few thousand events: well under a second. */
+ * one seed, and training peers restart from LMDB checkpoints. Every run
+ * here is a few thousand events: about a second. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -492,6 +493,95 @@ static void binary_errors(void **state) {
     assert_non_null(strstr(out, "unknown distribution 'lognorm'"));
 }
 
+
+/* ---- e. training peers restart from their checkpoints ------------------ */
+
+/* Three Gaussian blobs in 8 dimensions: easy to learn, quick to train. */
+static void blobs(rm_dataset *ds, size_t n, uint64_t seed) {
+    assert_int_equal(rm_dataset_alloc(ds, n, 8, RM_DTYPE_F32), RM_OK);
+    ds->classes = 3;
+    rm_rng r;
+    rm_rng_seed(&r, seed);
+    for (size_t i = 0; i < n; i++) {
+        int32_t c = (int32_t)(i % 3);
+        ds->y[i] = c;
+        for (size_t k = 0; k < 8; k++)
+            ds->x_f32[i * 8 + k] = (float)(rm_rng_normal(&r) + (k % 3 == (size_t)c ? 2.0 : 0.0));
+    }
+}
+
+static void training_scenario(rm_scenario *s, uint64_t ckpt_every_us) {
+    rm_scenario_default(s);
+    s->peers = 6;
+    s->duration_us = 8000000;
+    s->metrics_every_us = 500000;
+    s->data = RM_DATA_FILE;
+    s->eval_rows = 300;
+    snprintf(s->model, sizeof s->model, "mlp:8-16-3");
+    s->batch = 8;
+    s->epochs = 40;
+    s->step_us = 20000;
+    s->interval_us = 100000;
+    s->ckpt_every_us = ckpt_every_us;
+    rm_fault *f = add_fault(s, RM_FAULT_CRASH, 3.0);
+    f->fraction = 0.5;
+    f->down_us = 1000000;
+}
+
+static void run_training(const rm_scenario *s, uint64_t seed, rows_ctx *c,
+                         rm_sim_ckpt_stats *ck) {
+    rm_dataset train, test;
+    blobs(&train, 1200, 1);
+    blobs(&test, 300, 2);
+    memset(c, 0, sizeof *c);
+    rm_sim_options o = {.seed = seed, .train = &train, .test = &test, .on_metrics = on_row,
+                        .ctx = c, .ckpt_dir = tmp_path("sim-ckpt")};
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", o.ckpt_dir);
+    assert_int_equal(system(cmd), 0);
+    rm_sim *sim = NULL;
+    rm_diag d = {{0}};
+    rm_err err = rm_sim_create(&sim, s, &o, &d);
+    if (err)
+        fail_msg("rm_sim_create: %s (%s)", rm_strerror(err), d.msg);
+    assert_int_equal(rm_sim_run(sim), RM_OK);
+    *ck = *rm_sim_get_ckpt_stats(sim);
+    rm_sim_free(sim);
+    rm_dataset_free(&train);
+    rm_dataset_free(&test);
+}
+
+/* Crashed peers come back from their newest snapshot (through the real
+ * LMDB store), the run stays a function of its seed, and without
+ * checkpoints nothing is restored. */
+static void crashed_learners_restart_from_checkpoints(void **state) {
+    (void)state;
+    rm_scenario s;
+    training_scenario(&s, 500000);
+    rows_ctx a, b;
+    rm_sim_ckpt_stats ka, kb;
+    run_training(&s, 3, &a, &ka);
+    run_training(&s, 3, &b, &kb);
+    print_message("checkpoints: %llu saved, %llu restored, %llu failed; live %u..%u\n",
+                  (unsigned long long)ka.saves, (unsigned long long)ka.restores,
+                  (unsigned long long)ka.failed, a.live_min, a.live_max);
+    assert_int_equal(a.live_min, 3);
+    assert_int_equal(ka.restores, 3);
+    assert_true(ka.saves >= 6 * 5);
+    assert_int_equal(ka.failed, 0);
+    assert_int_equal(ka.skipped, 0);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.buf, b.buf, a.len);
+    assert_int_equal(memcmp(&ka, &kb, sizeof ka), 0);
+    free(a.buf);
+    free(b.buf);
+
+    training_scenario(&s, 0);
+    run_training(&s, 3, &a, &ka);
+    assert_int_equal(ka.saves + ka.restores, 0);
+    free(a.buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pushsum_reaches_the_mean_on_every_topology),
@@ -500,6 +590,7 @@ int main(void) {
         cmocka_unit_test(crashed_peers_come_back_and_agree),
         cmocka_unit_test(binary_metrics_are_byte_identical),
         cmocka_unit_test(binary_errors),
+        cmocka_unit_test(crashed_learners_restart_from_checkpoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
