@@ -304,7 +304,8 @@ rm_err rm_store_open(rm_store **out, const char *dir, const rm_store_options *o,
     }
     if (o->keep == 0 || o->map_initial == 0 ||
         (o->durability != RM_DURABLE_FULL && o->durability != RM_DURABLE_NOSYNC))
-        return rm_diag_set(d, RM_EINVAL, "store options: keep and map_initial must be > 0");
+        return rm_diag_set(d, RM_EINVAL, "store options: keep and map_initial must be > 0, "
+                                         "durability FULL or NOSYNC");
     rm_err err = make_dirs(dir, d);
     if (err)
         return err;
@@ -359,8 +360,14 @@ rm_err rm_store_open(rm_store **out, const char *dir, const rm_store_options *o,
 void rm_store_close(rm_store *s) {
     if (!s)
         return;
-    if (s->env)
+    if (s->env) {
+        /* A NOSYNC store flushes once on the way out, so that a clean
+         * shutdown is durable; a failure has no one to report to, and the
+         * next open finds the last state that reached the disk. */
+        if (s->opt.durability == RM_DURABLE_NOSYNC)
+            mdb_env_sync(s->env, 1);
         mdb_env_close(s->env); /* also closes the DBI handles */
+    }
     pthread_mutex_destroy(&s->mu);
     free(s);
 }

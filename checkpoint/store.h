@@ -59,8 +59,9 @@ typedef struct {
 rm_err rm_store_open(rm_store **out, const char *dir, const rm_store_options *o, bool *fresh,
                      rm_diag *d);
 
-/* Closes the environment and frees s. NULL is a no-op. No call may be in
- * flight on another thread. */
+/* Closes the environment and frees s; a NOSYNC store is flushed to disk
+ * first (one fsync), so a clean shutdown is durable. NULL is a no-op. No
+ * call may be in flight on another thread. */
 void rm_store_close(rm_store *s);
 
 /* Saves snap under a new id (one more than any id this store ever gave,
