@@ -304,15 +304,17 @@ rm_err rm_store_open(rm_store **out, const char *dir, const rm_store_options *o,
     }
     if (o->keep == 0 || o->map_initial == 0 ||
         (o->durability != RM_DURABLE_FULL && o->durability != RM_DURABLE_NOSYNC))
-        return rm_diag_set(d, RM_EINVAL, "store options: keep and map_initial must be > 0, "
-                                         "durability FULL or NOSYNC");
+        return rm_diag_set(d, RM_EINVAL,
+                           "%s: store options: keep and map_initial must be > 0, "
+                           "durability FULL or NOSYNC",
+                           dir);
     rm_err err = make_dirs(dir, d);
     if (err)
         return err;
 
     rm_store *s = calloc(1, sizeof *s);
     if (!s)
-        return rm_diag_set(d, RM_ENOMEM, "store");
+        return rm_diag_set(d, RM_ENOMEM, "%s: store", dir);
     s->opt = *o;
     if ((size_t)snprintf(s->path, sizeof s->path, "%s/data.mdb", dir) >= sizeof s->path) {
         free(s);
@@ -325,7 +327,7 @@ rm_err rm_store_open(rm_store **out, const char *dir, const rm_store_options *o,
     }
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         free(s);
-        return rm_diag_set(d, RM_ENOMEM, "store mutex");
+        return rm_diag_set(d, RM_ENOMEM, "%s: store mutex", dir);
     }
     s->map_bytes = (o->map_initial + MAP_STEP_BYTES - 1) / MAP_STEP_BYTES * MAP_STEP_BYTES;
     unsigned flags = MDB_NOTLS;
@@ -412,7 +414,7 @@ static int save_body(rm_store *s, MDB_txn *txn, void *ctx, rm_diag *d) {
     if (rc)
         return body_fail(s, rc, "reserving the snapshot", d);
     if (rm_snapshot_write(c->snap, v.mv_data, c->bytes) != RM_OK)
-        return rm_diag_set(d, RM_EINVAL, "snapshot does not encode");
+        return rm_diag_set(d, RM_EINVAL, "%s: the snapshot does not encode", s->path);
     rc = meta_put(s, txn, KEY_NEXT_ID, next + 1);
     if (rc)
         return body_fail(s, rc, "writing the next id", d);
@@ -423,7 +425,7 @@ static int save_body(rm_store *s, MDB_txn *txn, void *ctx, rm_diag *d) {
 rm_err rm_store_save(rm_store *s, const rm_snapshot *snap, uint64_t *id_out, rm_diag *d) {
     save_ctx c = {snap, rm_snapshot_size(snap), 0};
     if (c.bytes == 0)
-        return rm_diag_set(d, RM_EINVAL, "snapshot has no encodable size");
+        return rm_diag_set(d, RM_EINVAL, "%s: the snapshot has no encodable size", s->path);
     pthread_mutex_lock(&s->mu);
     /* grow by at least twice the snapshot: it and the pages it frees */
     rm_err err = write_txn(s, save_body, &c, 2 * c.bytes, d);
@@ -538,6 +540,8 @@ rm_err rm_store_load_latest(rm_store *s, rm_snapshot *out, uint64_t *id, uint32_
     if (err == RM_OK && rc == 0) {
         if (bad)
             rm_diag_set(d, RM_OK, "snapshot %llu: %s", (unsigned long long)first_id, first.msg);
+        else if (d)
+            d->msg[0] = '\0';
     } else if (err == RM_ENOMEM) {
         rm_diag_set(d, err, "%s: snapshot %llu: %s", s->path, (unsigned long long)cur, why.msg);
     } else if (rc != MDB_NOTFOUND) {
@@ -599,7 +603,8 @@ rm_err rm_store_list(rm_store *s, rm_snap_info **out, size_t *n, rm_diag *d) {
         v = calloc(st.ms_entries, sizeof *v);
         if (!v) {
             read_end(txn, c);
-            err = rm_diag_set(d, RM_ENOMEM, "%zu snapshot entries", (size_t)st.ms_entries);
+            err = rm_diag_set(d, RM_ENOMEM, "%s: listing %zu snapshots", s->path,
+                              (size_t)st.ms_entries);
             goto out;
         }
     }
@@ -635,6 +640,8 @@ rm_err rm_store_verify(rm_store *s, size_t *bad, rm_diag *d) {
     MDB_txn *txn;
     MDB_cursor *c;
     size_t nbad = 0;
+    if (d)
+        d->msg[0] = '\0';
     pthread_mutex_lock(&s->mu);
     rm_err err = read_begin(s, &txn, &c, d);
     if (err)

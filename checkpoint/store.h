@@ -15,7 +15,13 @@
  * directory at the same time; LMDB serialises their writers.
  *
  * Borrowed data: nothing returned points into LMDB memory; decoded
- * snapshots are copies that outlive the store. */
+ * snapshots are copies that outlive the store.
+ *
+ * Diagnostics: on an error return d->msg starts with the file or directory
+ * it concerns (".../data.mdb: no snapshot"), so a caller prints it as it
+ * is. The notes left on success (a skipped snapshot in load_latest, the
+ * first bad one in verify) name the snapshot only ("snapshot 7: hash
+ * mismatch"); with nothing to note, those two leave d->msg empty. */
 #ifndef RM_STORE_H
 #define RM_STORE_H
 

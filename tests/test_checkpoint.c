@@ -526,9 +526,11 @@ static void store_round_trip(void **state) {
 
     sample x;
     make_sample(&x, SEED + 10, 1000, 1);
+    assert_int_equal(strncmp(d.msg, rm_store_path(s), strlen(rm_store_path(s))), 0);
     assert_true(save(s, &x.s) == 1);
     assert_int_equal(rm_store_load_latest(s, &out, &id, &skipped, &d), RM_OK);
     assert_true(id == 1 && skipped == 0);
+    assert_string_equal(d.msg, ""); /* nothing skipped, nothing to say */
     assert_same(&x.s, &out);
     rm_snapshot_release(&out);
     rm_store_close(s);
