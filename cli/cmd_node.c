@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli/cli_config.h"
 #include "cli/cli_util.h"
@@ -30,6 +31,11 @@ static const char usage[] =
     "  --network-key HEX     a 32-byte key every node of the network holds\n"
     "  --seed-peer KEY@ADDR  a peer to start from: its public key (hex) and\n"
     "                        address; repeat for more\n"
+    "  --handshake-timeout-ms MS  close a connection whose handshake is not done\n"
+    "                        after MS (5000)\n"
+    "  --idle-timeout-ms MS  close a connection that carried no frame either way\n"
+    "                        for MS (60000, or 10 intervals if more; at least\n"
+    "                        10 intervals)\n"
     "data and model:\n"
     "  --data SRC            fashion-mnist (default), mnist:DIR, FILE.csv or libsvm\n"
     "  --test FILE           test set file (default: t10k files or a held-out split)\n"
@@ -57,11 +63,12 @@ static const char usage[] =
 typedef struct {
     const char *listen, *key, *allow, *data, *test;
     uint8_t network_key[32];
-    bool has_network_key, json, label_skew;
+    bool has_network_key, json, label_skew, idle_given;
     float test_fraction, alpha, lr, dropout, max_seconds, linger;
     rm_node_seed seeds[RM_NODE_SEEDS_MAX];
     uint32_t nseeds;
     uint64_t shard, shards, batch, steps, interval_ms, seed, status_ms, eval_rows;
+    uint64_t handshake_timeout_ms, idle_timeout_ms;
     rm_merge_rule merge;
     char model[128];
 } node_args;
@@ -69,7 +76,8 @@ typedef struct {
 enum { OPT_LISTEN = 256, OPT_KEY, OPT_ALLOW, OPT_NETKEY, OPT_SEED_PEER, OPT_DATA,
        OPT_TEST, OPT_TEST_FRACTION, OPT_SHARD, OPT_SPLIT, OPT_ALPHA, OPT_MODEL,
        OPT_DROPOUT, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_MERGE, OPT_SEED,
-       OPT_STATUS, OPT_EVAL_ROWS, OPT_MAX_SECONDS, OPT_LINGER, OPT_JSON };
+       OPT_STATUS, OPT_EVAL_ROWS, OPT_MAX_SECONDS, OPT_LINGER, OPT_JSON,
+       OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT };
 
 static const struct option options[] = {
     {"listen", required_argument, 0, OPT_LISTEN},
@@ -77,6 +85,8 @@ static const struct option options[] = {
     {"allow", required_argument, 0, OPT_ALLOW},
     {"network-key", required_argument, 0, OPT_NETKEY},
     {"seed-peer", required_argument, 0, OPT_SEED_PEER},
+    {"handshake-timeout-ms", required_argument, 0, OPT_HANDSHAKE_TIMEOUT},
+    {"idle-timeout-ms", required_argument, 0, OPT_IDLE_TIMEOUT},
     {"data", required_argument, 0, OPT_DATA},
     {"test", required_argument, 0, OPT_TEST},
     {"test-fraction", required_argument, 0, OPT_TEST_FRACTION},
@@ -117,6 +127,8 @@ static int parse_args(int argc, char **argv, node_args *a) {
     a->seed = 1;
     a->status_ms = 2000;
     a->eval_rows = 1000;
+    a->handshake_timeout_ms = RM_NODE_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+    a->idle_timeout_ms = RM_NODE_IDLE_TIMEOUT_MS_DEFAULT;
     a->merge = RM_MERGE_PAIRWISE;
     snprintf(a->model, sizeof a->model, "mlp:784-128-10");
     optind = 1;
@@ -153,6 +165,17 @@ static int parse_args(int argc, char **argv, node_args *a) {
             a->nseeds++;
             break;
         }
+        case OPT_HANDSHAKE_TIMEOUT:
+            if (!rm_cli_parse_u64(cmd, "--handshake-timeout-ms", optarg, 1, 3600000,
+                                  &a->handshake_timeout_ms))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_IDLE_TIMEOUT:
+            if (!rm_cli_parse_u64(cmd, "--idle-timeout-ms", optarg, 1, 86400000,
+                                  &a->idle_timeout_ms))
+                return RM_EXIT_USAGE;
+            a->idle_given = true;
+            break;
         case OPT_DATA: a->data = optarg; break;
         case OPT_TEST: a->test = optarg; break;
         case OPT_TEST_FRACTION:
@@ -266,6 +289,147 @@ static int parse_args(int argc, char **argv, node_args *a) {
         rm_cli_error(cmd, "--allow FILE or --network-key HEX is required");
         return RM_EXIT_USAGE;
     }
+    /* An idle connection is one the core has stopped using: with a timeout
+     * near the gossip interval, live connections would be cut and redialled
+     * between exchanges. The default grows with a long interval. */
+    if (!a->idle_given && a->idle_timeout_ms < 10 * a->interval_ms)
+        a->idle_timeout_ms = 10 * a->interval_ms;
+    if (a->idle_timeout_ms < 10 * a->interval_ms) {
+        rm_cli_error(cmd, "--idle-timeout-ms %llu: must be at least 10 gossip intervals "
+                     "(--interval %llu, so %llu)", (unsigned long long)a->idle_timeout_ms,
+                     (unsigned long long)a->interval_ms,
+                     (unsigned long long)(10 * a->interval_ms));
+        return RM_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* ---- the node's data: its shard and the rows it evaluates on ------------- */
+
+/* This node's rows, by increasing index, from shard_of over the whole
+ * training set's labels: rm_dataset_shard with the seed's stream 3, so that
+ * every node computes the same assignment. */
+static rm_err pick_shard(const rm_dataset *labels, const node_args *a, uint32_t **idx,
+                         size_t *m) {
+    *idx = NULL;
+    *m = 0;
+    uint32_t *of = malloc((labels->n ? labels->n : 1) * sizeof *of);
+    if (!of)
+        return RM_ENOMEM;
+    rm_rng r;
+    rm_rng_seed_stream(&r, a->seed, 3); /* the shards: the same on every node */
+    rm_err err = rm_dataset_shard(labels, (uint32_t)a->shards,
+                                  a->label_skew ? RM_SHARD_LABEL_SKEW : RM_SHARD_IID, a->alpha,
+                                  &r, of);
+    size_t k = 0;
+    for (size_t i = 0; !err && i < labels->n; i++)
+        if (of[i] == a->shard)
+            of[k++] = (uint32_t)i; /* in place: k <= i */
+    *idx = of;
+    *m = k;
+    return err;
+}
+
+/* The folder of IDX files --data names, or NULL (a CSV or libsvm file). */
+static const char *idx_folder(const char *data) {
+    struct stat st;
+    if (strcmp(data, "fashion-mnist") == 0)
+        return RM_FASHION_MNIST_DIR;
+    if (strncmp(data, "mnist:", 6) == 0)
+        return data + 6;
+    return stat(data, &st) == 0 && S_ISDIR(st.st_mode) ? data : NULL;
+}
+
+/* IDX folders: only this node's rows and the eval rows are ever read. The
+ * labels come first (60 KB for Fashion-MNIST), the shard is picked from
+ * them, and the image files are streamed keeping only those rows, so that
+ * the node's peak memory is its shard, not the whole set (47 MB). */
+static rm_err load_idx_rows(const char *dir, const node_args *a, rm_dataset *shard,
+                            rm_dataset *eval, rm_diag *d) {
+    char img[4096], lab[4096];
+    rm_dataset labels = {0};
+    uint32_t *idx = NULL;
+    size_t m = 0;
+    rm_err err = rm_mnist_paths(dir, RM_MNIST_TRAIN, img, lab, sizeof img, d);
+    if (!err)
+        err = rm_idx_read_labels(lab, 10, &labels, d);
+    if (!err && (err = pick_shard(&labels, a, &idx, &m)))
+        rm_diag_set(d, err, "cannot deal the shards: %s", rm_strerror(err));
+    rm_dataset_free(&labels);
+    if (!err)
+        err = rm_idx_read_pair_rows(img, lab, 10, idx, m, shard, d);
+    free(idx);
+    idx = NULL;
+    if (!err)
+        err = rm_mnist_paths(dir, RM_MNIST_TEST, img, lab, sizeof img, d);
+    if (!err)
+        err = rm_idx_read_labels(lab, 10, &labels, d);
+    if (!err) {
+        m = a->eval_rows < labels.n ? a->eval_rows : labels.n;
+        if (!(idx = malloc((m ? m : 1) * sizeof *idx)))
+            err = rm_diag_set(d, RM_ENOMEM, "out of memory");
+        for (size_t k = 0; !err && k < m; k++)
+            idx[k] = (uint32_t)k;
+    }
+    rm_dataset_free(&labels);
+    if (!err)
+        err = rm_idx_read_pair_rows(img, lab, 10, idx, m, eval, d);
+    free(idx);
+    if (!err && shard->d != eval->d)
+        err = rm_diag_set(d, RM_EMISMATCH, "train images have %zu features, test images %zu",
+                          shard->d, eval->d);
+    return err;
+}
+
+/* Reads the node's shard of the training rows and its eval rows (the first
+ * --eval-rows test rows). Returns -1 when it has both, else the exit code
+ * after saying why. */
+static int load_data(const char *cmd, const node_args *a, rm_dataset *shard, rm_dataset *eval) {
+    const char *dir = idx_folder(a->data);
+    rm_err err;
+    if (dir && !a->test) {
+        rm_diag d = {{0}};
+        if ((err = load_idx_rows(dir, a, shard, eval, &d))) {
+            rm_cli_error(cmd, "%s", d.msg[0] ? d.msg : rm_strerror(err));
+            if (strcmp(a->data, "fashion-mnist") == 0 && err == RM_ENOENT)
+                fprintf(stderr, "  (install it with: apt-get install dataset-fashion-mnist)\n");
+            return RM_EXIT_FAIL;
+        }
+    } else {
+        /* CSV and libsvm files (and a separate --test file): read whole,
+         * then cut; they are text, so rarely large. */
+        rm_dataset all = {0}, test = {0};
+        uint32_t *idx = NULL;
+        size_t m = 0;
+        if (!rm_cli_load_data(cmd, a->data, a->test, a->test_fraction, a->seed, &all, &test))
+            return RM_EXIT_FAIL;
+        err = pick_shard(&all, a, &idx, &m);
+        if (!err)
+            err = rm_dataset_subset(&all, idx, m, shard);
+        free(idx);
+        idx = NULL;
+        if (!err) {
+            m = a->eval_rows < test.n ? a->eval_rows : test.n;
+            if (!(idx = malloc((m ? m : 1) * sizeof *idx)))
+                err = RM_ENOMEM;
+            for (size_t k = 0; !err && k < m; k++)
+                idx[k] = (uint32_t)k;
+        }
+        if (!err)
+            err = rm_dataset_subset(&test, idx, m, eval);
+        free(idx);
+        rm_dataset_free(&all);
+        rm_dataset_free(&test);
+        if (err) {
+            rm_cli_error(cmd, "%s", rm_strerror(err));
+            return RM_EXIT_FAIL;
+        }
+    }
+    if (shard->n == 0) {
+        rm_cli_error(cmd, "--shard %llu/%llu got no rows", (unsigned long long)a->shard,
+                     (unsigned long long)a->shards);
+        return RM_EXIT_USAGE;
+    }
     return -1;
 }
 
@@ -297,48 +461,13 @@ int rm_cmd_node(int argc, char **argv) {
         rm_keypair_wipe(&kp);
         return RM_EXIT_FAIL;
     }
-    rm_dataset all = {0}, test = {0}, shard = {0}, eval = {0};
+    rm_dataset shard = {0}, eval = {0};
     rm_trainer *t = NULL;
-    uint32_t *of = NULL;
+    code = load_data(cmd, &a, &shard, &eval);
+    if (code >= 0)
+        goto out;
     code = RM_EXIT_FAIL;
-    if (!rm_cli_load_data(cmd, a.data, a.test, a.test_fraction, a.seed, &all, &test))
-        goto out;
-    rm_err err = RM_ENOMEM;
-    if (!(of = malloc(all.n * sizeof *of)))
-        goto fail;
-    rm_rng r;
-    rm_rng_seed_stream(&r, a.seed, 3); /* the shards: the same on every node */
-    err = rm_dataset_shard(&all, (uint32_t)a.shards,
-                           a.label_skew ? RM_SHARD_LABEL_SKEW : RM_SHARD_IID, a.alpha, &r, of);
-    if (!err)
-        err = rm_dataset_take_shard(&all, of, (uint32_t)a.shard, &shard);
-    if (err)
-        goto fail;
-    if (shard.n == 0) {
-        rm_cli_error(cmd, "--shard %llu/%llu got no rows", (unsigned long long)a.shard,
-                     (unsigned long long)a.shards);
-        code = RM_EXIT_USAGE;
-        goto out;
-    }
-    {
-        size_t rows = a.eval_rows < test.n ? a.eval_rows : test.n;
-        uint32_t *first = malloc((rows ? rows : 1) * sizeof *first);
-        if (!first)
-            goto fail;
-        for (size_t k = 0; k < rows; k++)
-            first[k] = (uint32_t)k;
-        err = rm_dataset_subset(&test, first, rows, &eval);
-        free(first);
-        if (err)
-            goto fail;
-    }
-    /* From here on the node needs only its shard and the eval rows: give
-     * the whole training set (47 MB of Fashion-MNIST) and the test set back
-     * before it runs for hours. */
-    rm_dataset_free(&all);
-    rm_dataset_free(&test);
-    free(of);
-    of = NULL;
+    rm_err err;
     rm_train_config tc;
     rm_train_config_default(&tc);
     snprintf(tc.model, sizeof tc.model, "%s", a.model);
@@ -380,6 +509,8 @@ int rm_cmd_node(int argc, char **argv) {
     rm_rng_seed_stream(&nc.core_rng, a.seed ^ who, 6);
     nc.eval = &eval;
     nc.status_ms = (uint32_t)a.status_ms;
+    nc.handshake_timeout_ms = (uint32_t)a.handshake_timeout_ms;
+    nc.idle_timeout_ms = (uint32_t)a.idle_timeout_ms;
     nc.max_seconds = a.max_seconds;
     nc.linger_seconds = a.linger;
     nc.trainer = t;
@@ -412,6 +543,7 @@ int rm_cmd_node(int argc, char **argv) {
                "\"exchanges_timed_out\":%llu,\"test_accuracy\":%.6f,\"test_loss\":%.6f,"
                "\"train_loss\":%.6f,\"view\":%u,\"conns_accepted\":%llu,"
                "\"conns_dialled\":%llu,\"conns_failed\":%llu,\"handshakes_refused\":%llu,"
+               "\"handshake_timeouts\":%llu,\"idle_closes\":%llu,"
                "\"frames_refused\":%llu,\"frames_dropped\":%llu,\"bytes_in\":%llu,"
                "\"bytes_out\":%llu,\"seconds\":%.3f}\n",
                fp, (unsigned long long)s->steps, (unsigned long long)s->merges,
@@ -419,18 +551,15 @@ int rm_cmd_node(int argc, char **argv) {
                (unsigned long long)s->exchanges_timed_out, res.test_accuracy, res.test_loss,
                res.train_loss, res.view, (unsigned long long)res.conns_accepted,
                (unsigned long long)res.conns_dialled, (unsigned long long)res.conns_failed,
-               (unsigned long long)res.handshakes_refused, (unsigned long long)refused,
+               (unsigned long long)res.handshakes_refused,
+               (unsigned long long)res.handshake_timeouts, (unsigned long long)res.idle_closes,
+               (unsigned long long)refused,
                (unsigned long long)res.frames_dropped, (unsigned long long)res.wire_bytes_in,
                (unsigned long long)res.wire_bytes_out, res.seconds);
     code = RM_EXIT_OK;
     goto out;
-fail:
-    rm_cli_error(cmd, "%s", rm_strerror(err));
 out:
-    free(of);
     rm_trainer_free(t);
-    rm_dataset_free(&all);
-    rm_dataset_free(&test);
     rm_dataset_free(&shard);
     rm_dataset_free(&eval);
     rm_keyset_free(allow);

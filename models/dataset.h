@@ -139,4 +139,34 @@ rm_err rm_dataset_shard(const rm_dataset *ds, uint32_t peers,
 rm_err rm_dataset_take_shard(const rm_dataset *ds, const uint32_t *shard_of,
                              uint32_t which, rm_dataset *out);
 
+/* ---- reading only some rows (models/idx_rows.c) ------------------------ */
+
+/* Reads an IDX labels file (unsigned bytes, 1 dimension) as a dataset of
+ * labels only: n rows, d 0, no feature buffer, scale 1/255; `classes` 0
+ * means 1 + the largest label. It is all rm_dataset_shard needs (it looks
+ * at n, classes and y only), so a node can choose its rows before it reads
+ * a single image. Errors: those of rm_idx_read, RM_EDATA_SHAPE,
+ * RM_EDATA_LABEL, RM_ENOMEM; diag names the file. */
+rm_err rm_idx_read_labels(const char *labels_path, uint32_t classes,
+                          rm_dataset *out, rm_diag *diag);
+
+/* Reads rows idx[0..m) (strictly increasing) of an IDX images + labels
+ * pair: the dataset that rm_idx_read_pair followed by rm_dataset_subset
+ * gives, but the images are streamed once (plain or gzip) and only the m
+ * rows are kept, so memory is m rows plus 64 KiB, not the whole file. The
+ * file is still read to its end and checked as rm_idx_read_pair checks it.
+ * Errors: those of rm_idx_read_pair, RM_ERANGE (an index not below the
+ * row count, or not increasing); diag names the file. O(file) time. */
+rm_err rm_idx_read_pair_rows(const char *images_path, const char *labels_path,
+                             uint32_t classes, const uint32_t *idx, size_t m,
+                             rm_dataset *out, rm_diag *diag);
+
+typedef enum { RM_MNIST_TRAIN = 0, RM_MNIST_TEST = 1 } rm_mnist_split;
+
+/* The images and labels paths (cap bytes each) of one split of an MNIST
+ * folder, as rm_mnist_read_dir finds them: NAME, else NAME.gz.
+ * Errors: RM_ENOENT (neither exists), RM_EINVAL (a path too long). */
+rm_err rm_mnist_paths(const char *dir, rm_mnist_split split, char *images,
+                      char *labels, size_t cap, rm_diag *diag);
+
 #endif

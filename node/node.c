@@ -8,14 +8,15 @@
 #include <string.h>
 #include <uv.h>
 
+#include <sodium.h>
+
 #include "gossip/wire.h"
+#include "node/backoff.h"
 #include "node/channel.h"
 
 #define READ_CHUNK 65536
-#define HANDSHAKE_TIMEOUT_MS 5000
-#define TICK_MS 100
+#define TICK_MS 100           /* timeouts are checked this often */
 #define HELLO_BYTES_MAX 512   /* a HELLO frame: header, 49 fixed, address */
-#define REDIAL_MS 1000   /* after a dial that failed, wait before the next */
 
 typedef struct node node;
 
@@ -40,6 +41,7 @@ typedef struct conn {
     size_t inflight_bytes;
     uint32_t inflight_writes;
     uint64_t born_ms;
+    uint64_t last_frame_ms;   /* a frame sent or received, or the opening */
     struct conn *next;
 } conn;
 
@@ -70,7 +72,12 @@ struct node {
     double last_loss;
     rm_node_seed book[RM_NODE_SEEDS_MAX]; /* listen addresses known for ids */
     uint32_t nbook;
-    struct { uint8_t id[RM_ID_BYTES]; uint64_t until_ms; } backoff[RM_NODE_SEEDS_MAX];
+    struct {
+        uint8_t id[RM_ID_BYTES];
+        uint32_t failures;      /* consecutive failed dials; 0: a free slot */
+        uint64_t until_ms;      /* no dial before this loop time */
+    } backoff[RM_NODE_BACKOFF_MAX];
+    uint32_t handshake_timeout_ms, idle_timeout_ms;
     uint8_t hello[HELLO_BYTES_MAX];  /* our HELLO frame */
     size_t hello_len;
     uint32_t model_n;
@@ -139,27 +146,52 @@ static const char *book_get(node *n, const uint8_t id[RM_ID_BYTES]) {
     return NULL;
 }
 
-/* A peer we failed to reach is not dialled again for REDIAL_MS. */
-static void backoff_put(node *n, const uint8_t id[RM_ID_BYTES]) {
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < RM_NODE_SEEDS_MAX; i++) {
-        if (memcmp(n->backoff[i].id, id, RM_ID_BYTES) == 0) {
-            k = i;
-            break;
+/* ---- redial backoff (node/backoff.h); O(RM_NODE_BACKOFF_MAX) per call */
+
+static int backoff_find(node *n, const uint8_t id[RM_ID_BYTES]) {
+    for (int i = 0; i < RM_NODE_BACKOFF_MAX; i++)
+        if (n->backoff[i].failures && memcmp(n->backoff[i].id, id, RM_ID_BYTES) == 0)
+            return i;
+    return -1;
+}
+
+/* One more failed dial to id: it is not dialled again for the wait this
+ * returns. A full table forgets the entry whose wait ends first. */
+static uint32_t backoff_fail(node *n, const uint8_t id[RM_ID_BYTES]) {
+    int k = backoff_find(n, id);
+    if (k < 0) {
+        k = 0;
+        for (int i = 0; i < RM_NODE_BACKOFF_MAX; i++) {
+            if (!n->backoff[i].failures) {
+                k = i;
+                break;
+            }
+            if (n->backoff[i].until_ms < n->backoff[k].until_ms)
+                k = i;
         }
-        if (n->backoff[i].until_ms < n->backoff[k].until_ms)
-            k = i;
+        memcpy(n->backoff[k].id, id, RM_ID_BYTES);
+        n->backoff[k].failures = 0;
     }
-    memcpy(n->backoff[k].id, id, RM_ID_BYTES);
-    n->backoff[k].until_ms = uv_now(n->loop) + REDIAL_MS;
+    if (n->backoff[k].failures < UINT32_MAX)
+        n->backoff[k].failures++;
+    uint64_t word;
+    randombytes_buf(&word, sizeof word);
+    uint32_t wait_ms = rm_backoff_delay_ms(n->backoff[k].failures, RM_BACKOFF_BASE_MS,
+                                           RM_BACKOFF_CAP_MS, word);
+    n->backoff[k].until_ms = uv_now(n->loop) + wait_ms;
+    return wait_ms;
+}
+
+/* A handshake with id succeeded: its next failure starts from the base. */
+static void backoff_reset(node *n, const uint8_t id[RM_ID_BYTES]) {
+    int k = backoff_find(n, id);
+    if (k >= 0)
+        n->backoff[k].failures = 0;
 }
 
 static bool backoff_active(node *n, const uint8_t id[RM_ID_BYTES]) {
-    uint64_t now = uv_now(n->loop);
-    for (uint32_t i = 0; i < RM_NODE_SEEDS_MAX; i++)
-        if (n->backoff[i].until_ms > now && memcmp(n->backoff[i].id, id, RM_ID_BYTES) == 0)
-            return true;
-    return false;
+    int k = backoff_find(n, id);
+    return k >= 0 && n->backoff[k].until_ms > uv_now(n->loop);
 }
 
 static void on_closed(uv_handle_t *h) {
@@ -176,32 +208,59 @@ static void on_closed(uv_handle_t *h) {
     free(c);
 }
 
-/* Closes one connection, logging why; tells the core if it knew of it. */
-static void conn_close(conn *c, const char *why) {
+static void flush_out(conn *c);
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+    (void)status;
+    conn *c = req->data;
+    uv_close((uv_handle_t *)&c->tcp, on_closed);
+}
+
+/* Closes one connection, logging why; tells the core if it knew of it.
+ * graceful: an open channel first ends its stream (final frame) and the
+ * socket is shut down after the queued writes, so the peer sees a clean
+ * end rather than a cut; otherwise the socket is closed at once. */
+static void conn_end(conn *c, const char *why, bool graceful) {
     if (c->closing)
         return;
-    c->closing = true;
     node *n = c->n;
     char fp[RM_KEY_FP_CHARS + 1] = "?";
     if (c->id_known)
         rm_key_fingerprint(fp, c->id);
-    if (c->initiator && !c->up && c->id_known)
-        backoff_put(n, c->id);
+    char wait[48] = "";
+    if (c->initiator && !c->up && c->id_known && !n->stopping)
+        snprintf(wait, sizeof wait, " (next dial in %u ms)", (unsigned)backoff_fail(n, c->id));
     if (why && !n->stopping)
-        logf_(n, "connection %s %s (%s) closed: %s", c->initiator ? "to" : "from",
-              c->addr, fp, why);
+        logf_(n, "connection %s %s (%s) closed: %s%s", c->initiator ? "to" : "from",
+              c->addr, fp, why, wait);
     for (uint32_t i = 0; i < c->nq; i++) {
         free(c->q[i].bytes);
         n->res->frames_dropped++;
     }
     c->nq = 0;
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
+    bool shut = false;
+    if (graceful && c->connected && rm_chan_get_state(c->ch) == RM_CHAN_OPEN &&
+        rm_chan_close(c->ch) == RM_OK) {
+        flush_out(c); /* the final frame, while c is not yet closing */
+        c->sreq.data = c;
+        shut = !c->closing &&
+               uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) == 0;
+    }
+    if (c->closing) /* flush_out failed and closed it */
+        return;
+    c->closing = true;
+    if (!shut)
+        uv_close((uv_handle_t *)&c->tcp, on_closed);
     if (c->up && !n->stopping) {
         c->up = false;
         rm_input in = {.kind = RM_IN_PEER_DOWN, .peer = c->id};
         rm_peer_handle(n->core, core_now(n), &in);
         drive(n);
     }
+}
+
+static void conn_close(conn *c, const char *why) {
+    conn_end(c, why, false);
 }
 
 static void on_written(uv_write_t *req, int status) {
@@ -259,6 +318,7 @@ static bool chan_write(conn *c, const uint8_t *bytes, size_t len) {
     rm_err err = rm_chan_send(c->ch, wall_us(), bytes, len);
     if (err)
         return false;
+    c->last_frame_ms = uv_now(c->n->loop);
     flush_out(c);
     return true;
 }
@@ -297,6 +357,8 @@ static void conn_opened(conn *c) {
     const uint8_t *pk = rm_chan_peer_key(c->ch);
     memcpy(c->id, pk, RM_ID_BYTES);
     c->id_known = true;
+    c->last_frame_ms = uv_now(n->loop);
+    backoff_reset(n, c->id);
     /* First frame either way: our HELLO (listening address, model shape). */
     if (!chan_write(c, n->hello, n->hello_len))
         n->res->frames_dropped++;
@@ -377,6 +439,7 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
     size_t len;
     while (!c->closing && !n->stopping && c->id_known &&
            rm_chan_get_state(c->ch) == RM_CHAN_OPEN && rm_chan_poll_frame(c->ch, &data, &len)) {
+        c->last_frame_ms = uv_now(n->loop);
         if (!c->up)
             peer_up_from(c, data, len);
         rm_input in = {.kind = RM_IN_FRAME, .peer = c->id, .bytes = data, .len = len};
@@ -627,12 +690,6 @@ static void status_line(node *n) {
     }
 }
 
-static void on_shutdown(uv_shutdown_t *req, int status) {
-    (void)status;
-    conn *c = req->data;
-    uv_close((uv_handle_t *)&c->tcp, on_closed);
-}
-
 static void stop(node *n, const char *why) {
     if (n->stopping)
         return;
@@ -669,10 +726,24 @@ static void on_tick(uv_timer_t *t) {
     if (n->stopping)
         return;
     uint64_t now = uv_now(n->loop);
-    for (conn *c = n->conns; c; c = c->next)
-        if (!c->closing && rm_chan_get_state(c->ch) == RM_CHAN_HANDSHAKE &&
-            now - c->born_ms > HANDSHAKE_TIMEOUT_MS)
-            conn_close(c, "handshake timed out");
+    char why[80];
+    for (conn *c = n->conns, *next; c; c = next) {
+        next = c->next; /* (closing only unlinks c in on_closed, later) */
+        if (c->closing || !c->ch)
+            continue;
+        rm_chan_state st = rm_chan_get_state(c->ch);
+        if (st == RM_CHAN_HANDSHAKE && now - c->born_ms >= n->handshake_timeout_ms) {
+            n->res->handshake_timeouts++;
+            snprintf(why, sizeof why, "handshake not finished after %u ms (timeout)",
+                     (unsigned)(now - c->born_ms));
+            conn_close(c, why);
+        } else if (st == RM_CHAN_OPEN && now - c->last_frame_ms >= n->idle_timeout_ms) {
+            n->res->idle_closes++;
+            snprintf(why, sizeof why, "idle: no frame either way for %u ms",
+                     (unsigned)(now - c->last_frame_ms));
+            conn_end(c, why, true);
+        }
+    }
     if (n->cfg->status_ms && !n->stepping && now - n->last_status_ms >= n->cfg->status_ms)
         status_line(n);
     double secs = (double)core_now(n) / 1e6;
@@ -702,6 +773,10 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
     n->cfg = cfg;
     n->res = res;
     n->train_rng = cfg->train_rng;
+    n->handshake_timeout_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms
+                                                        : RM_NODE_HANDSHAKE_TIMEOUT_MS_DEFAULT;
+    n->idle_timeout_ms =
+        cfg->idle_timeout_ms ? cfg->idle_timeout_ms : RM_NODE_IDLE_TIMEOUT_MS_DEFAULT;
     char host[64];
     int port;
     struct sockaddr_in sa;
@@ -711,6 +786,8 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
     /* A write to a peer that has just gone must fail with EPIPE, not kill
      * the node (libuv writes with write(2), which raises SIGPIPE). */
     signal(SIGPIPE, SIG_IGN);
+    if (sodium_init() < 0) /* randombytes_buf draws the redial jitter */
+        return rm_diag_set(diag, RM_EIO, "libsodium cannot initialise");
     uv_loop_t loop;
     if (uv_loop_init(&loop) != 0)
         return rm_diag_set(diag, RM_EIO, "cannot start the event loop");

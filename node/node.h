@@ -15,7 +15,18 @@
  * RM_NODE_WQ_BYTES, or when some are blocked and RM_NODE_WQ_FRAMES writes
  * are in flight: the core sees a timeout. Any channel
  * failure closes that connection only, with a logged line (fingerprint,
- * address, reason). */
+ * address, reason).
+ *
+ * Timeouts: a connection whose handshake has not finished within
+ * handshake_timeout_ms is closed; an open one that carried no frame in
+ * either direction for idle_timeout_ms is closed cleanly (final frame, then
+ * shutdown). Counting both directions keeps every connection the core
+ * still sends on, even to a peer that has stopped answering: the core
+ * notices that itself (exchange timeouts, suspicion) and stops sending.
+ * A dial that fails, or a dialled connection that closes before its
+ * channel opens, is retried no sooner than node/backoff.h says (250 ms
+ * doubling to 30 s, jittered); a handshake with the peer, either way,
+ * resets its count. */
 #ifndef RM_NODE_H
 #define RM_NODE_H
 
@@ -33,6 +44,9 @@
 #define RM_NODE_WQ_FRAMES 4
 #define RM_NODE_WQ_BYTES (8u << 20)
 #define RM_NODE_SEEDS_MAX 64
+#define RM_NODE_BACKOFF_MAX 256   /* peers whose redial waits are remembered */
+#define RM_NODE_HANDSHAKE_TIMEOUT_MS_DEFAULT 5000u
+#define RM_NODE_IDLE_TIMEOUT_MS_DEFAULT 60000u
 
 typedef struct {
     uint8_t id[RM_ID_BYTES];
@@ -52,6 +66,14 @@ typedef struct {
     rm_rng core_rng;
     const rm_dataset *eval;          /* held-out rows for the status line */
     uint32_t status_ms;              /* status line period; 0: none */
+    uint32_t handshake_timeout_ms;   /* a connection whose channel is not open
+                                        this long after it began (dial or
+                                        accept) is closed; 0: the default */
+    uint32_t idle_timeout_ms;        /* an open connection that carried no
+                                        frame in either direction for this
+                                        long is closed cleanly; 0: the
+                                        default. Keep it well above the
+                                        gossip interval */
     double max_seconds;              /* stop after this long; 0: no limit */
     double linger_seconds;           /* once max_steps are done, keep
                                         gossiping this long, then stop */
@@ -63,6 +85,7 @@ typedef struct {
     rm_peer_stats core;
     double test_accuracy, test_loss, train_loss, seconds;
     uint64_t conns_accepted, conns_dialled, conns_failed, handshakes_refused;
+    uint64_t handshake_timeouts, idle_closes;
     uint64_t wire_bytes_in, wire_bytes_out, frames_dropped;
     uint32_t view;
 } rm_node_result;
