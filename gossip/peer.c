@@ -174,6 +174,11 @@ static rm_view_entry *pick_partner(rm_peer *p) {
         const struct rm_seed *sd = &p->seeds[rm_rng_below(&p->rng, p->nseeds)];
         rm_view_entry *e = rm_view_learn(&p->view, sd->id, sd->addr, 0,
                                          RM_VIEW_AGE_FRESH, true);
+        /* A full view refuses so old an entry. After a partition heals,
+         * each side's views are full of its own side, so the seed must
+         * take the oldest entry's place, or the sides never meet again. */
+        if (!e)
+            e = rm_view_learn(&p->view, sd->id, sd->addr, 0, 0, true);
         if (e)
             return e;
     }

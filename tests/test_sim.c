@@ -389,6 +389,42 @@ static void crashed_peers_come_back_and_agree(void **state) {
     }
 }
 
+
+/* A long partition with no crash to reset anyone's view: each side's views
+ * fill with its own side and drop the other. Once it heals, the swarm must
+ * still agree: reseeding lets a bootstrap seed from the other side take the
+ * oldest entry's place. (Without that, both sides kept their own value
+ * forever: consensus stayed at the split's.) */
+static void a_healed_partition_agrees_again(void **state) {
+    (void)state;
+    static const rm_merge_rule rules[] = {RM_MERGE_PAIRWISE, RM_MERGE_AGE};
+    for (size_t r = 0; r < sizeof rules / sizeof rules[0]; r++) {
+        rm_scenario s;
+        vector_scenario(&s, 32, "full:6", rules[r], 40.0);
+        s.view = 6;
+        add_fault(&s, RM_FAULT_PARTITION, 1.0);
+        add_fault(&s, RM_FAULT_HEAL, 15.0);
+        rm_sim_options o = {.seed = 4};
+        rm_sim *sim = NULL;
+        rm_diag d = {{0}};
+        if (rm_sim_create(&sim, &s, &o, &d))
+            fail_msg("rm_sim_create: %s", d.msg);
+        assert_int_equal(rm_sim_run(sim), RM_OK);
+        double lo = INFINITY, hi = -INFINITY;
+        for (uint32_t i = 0; i < 32; i++)
+            for (int k = 0; k < DIM; k++) {
+                lo = fmin(lo, rm_sim_peer_params(sim, i)[k]);
+                hi = fmax(hi, rm_sim_peer_params(sim, i)[k]);
+            }
+        print_message("%-8s after a 14 s partition: values %.5f..%.5f\n",
+                      rm_merge_rule_name(rules[r]), lo, hi);
+        if (!(hi - lo <= 1e-4))
+            fail_msg("%s: values %.7f..%.7f 25 s after the heal, want within 1e-4",
+                     rm_merge_rule_name(rules[r]), lo, hi);
+        rm_sim_free(sim);
+    }
+}
+
 /* ---- d. the rumor binary ------------------------------------------------ */
 
 /* Runs a shell command line with the rumor binary, capturing stdout+stderr
@@ -588,6 +624,7 @@ int main(void) {
         cmocka_unit_test(pairwise_reaches_agreement_on_every_topology),
         cmocka_unit_test(same_seed_same_run_through_every_fault),
         cmocka_unit_test(crashed_peers_come_back_and_agree),
+        cmocka_unit_test(a_healed_partition_agrees_again),
         cmocka_unit_test(binary_metrics_are_byte_identical),
         cmocka_unit_test(binary_errors),
         cmocka_unit_test(crashed_learners_restart_from_checkpoints),
