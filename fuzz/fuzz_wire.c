@@ -3,7 +3,8 @@
  * Any input: rm_wire_frame_size and rm_wire_decode must return RM_OK or one
  * of the five wire errors, never crash or read out of bounds (ASan, UBSan).
  * An input that decodes: rm_wire_frame_size must agree with its size, its
- * payload must decode, and encoding the frame again must give back exactly
+ * payload, a HAVE's ids and an ITEMS' records must read back (ids rising
+ * strictly, the records spanning exactly their bytes), and encoding the frame again must give back exactly
  * the input, since the format has one encoding per frame. Any mismatch
  * aborts. Small limits keep inputs short and the search fast.
  *   scripts/fuzz.sh wire 600 */
@@ -22,6 +23,10 @@ static rm_frame f;
 static uint8_t again[FRAME_MAX];
 static float vals[MODEL_N_MAX];
 static float scales[MODEL_N_MAX];
+/* A frame of FRAME_MAX bytes holds fewer ids (8 bytes each) or items (12
+ * bytes at least) than these. */
+static uint64_t ids[FRAME_MAX / 8];
+static rm_wire_item items[FRAME_MAX / 12];
 
 static int is_wire_error(int err) {
     return err == RM_EWIRE_TRUNCATED || err == RM_EWIRE_TOO_LARGE ||
@@ -55,6 +60,35 @@ static void payload_for_reencode(rm_wire_model *m) {
     m->i8 = (const int8_t *)(m->bytes + 4 * ns);
 }
 
+/* A HAVE's ids and an ITEMS' records as the encoder takes them. The ids
+ * must rise strictly: the decoder promised it. */
+static void lists_for_reencode(rm_frame *fr) {
+    if (fr->type == RM_FRAME_HAVE) {
+        if (fr->u.have.nids > sizeof ids / sizeof ids[0] || fr->u.have.ids)
+            abort();
+        for (uint32_t i = 0; i < fr->u.have.nids; i++) {
+            ids[i] = rm_wire_have_id(&fr->u.have, i);
+            if (i && ids[i] <= ids[i - 1])
+                abort();
+        }
+        fr->u.have.ids = ids;
+    } else if (fr->type == RM_FRAME_ITEMS) {
+        if (fr->u.items.count > sizeof items / sizeof items[0] || fr->u.items.items)
+            abort();
+        rm_wire_items_iter it;
+        rm_wire_items_begin(&fr->u.items, &it);
+        uint32_t n = 0;
+        while (n <= fr->u.items.count && rm_wire_items_next(&it, &items[n])) {
+            if (n && items[n].id <= items[n - 1].id)
+                abort();
+            n++;
+        }
+        if (n != fr->u.items.count || it.left != 0)
+            abort();
+        fr->u.items.items = items;
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int64_t fs = rm_wire_frame_size(data, size, &lim);
     if (fs < 0 && !is_wire_error((int)fs))
@@ -69,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     if (f.type == RM_FRAME_PUSH || f.type == RM_FRAME_PULL_REPLY)
         payload_for_reencode(&f.u.ex.model);
+    lists_for_reencode(&f);
     if (rm_wire_encoded_size(&f) != size)
         abort();
     size_t len = 0;

@@ -85,6 +85,26 @@ int main(int argc, char **argv) {
             f.u.leave.incarnation = 3;
             bad |= write_frame(dir);
             break;
+        case RM_FRAME_HAVE: {
+            static const uint64_t ids[3] = {5, 9, 0x0102030405060708ull};
+            f.u.have.exchange = 42;
+            f.u.have.want_reply = 1;
+            f.u.have.nentries = 1;
+            entry(&f.u.have.entries[0], 0x33, "10.0.0.4:7000");
+            f.u.have.nids = 3;
+            f.u.have.ids = ids;
+            bad |= write_frame(dir);
+            break;
+        }
+        case RM_FRAME_ITEMS: {
+            static const rm_wire_item items[2] = {
+                {.id = 5, .len = 3, .bytes = (const uint8_t *)"abc"},
+                {.id = 9, .len = 0, .bytes = NULL}};
+            f.u.items.count = 2;
+            f.u.items.items = items;
+            bad |= write_frame(dir);
+            break;
+        }
         default:
             f.u.ping.nonce = 0x0102030405060708ull;
             bad |= write_frame(dir);

@@ -22,6 +22,9 @@
 #define NEED_FULL_BYTES 16
 #define VIEW_FIXED_BYTES 1
 #define U64_BODY_BYTES 8      /* LEAVE, PING, ACK */
+#define HAVE_FIXED_BYTES 18   /* exchange, incarnation, want_reply, nentries */
+#define COUNT_BYTES 4         /* HAVE's nids, ITEMS' count */
+#define ITEM_FIXED_BYTES 12   /* id, len */
 
 /* Little-endian hosts copy float payloads with memcpy; others (and
  * compilers that do not say) go value by value through byte shifts. */
@@ -147,6 +150,32 @@ static rm_err model_bytes(const rm_wire_model *m, uint64_t *out) {
     }
 }
 
+/* HAVE's id list: at most RM_WIRE_ITEMS_MAX, rising strictly. */
+static rm_err ids_check(uint32_t n, const uint64_t *ids) {
+    if (n > RM_WIRE_ITEMS_MAX || (n && !ids))
+        return RM_EINVAL;
+    for (uint32_t i = 1; i < n; i++)
+        if (ids[i] <= ids[i - 1])
+            return RM_EINVAL;
+    return RM_OK;
+}
+
+/* ITEMS' records: bytes after the count. Below 2^16 x (12 + 2^32): no
+ * overflow. */
+static rm_err items_bytes(const rm_wire_items *it, uint64_t *out) {
+    if (it->count > RM_WIRE_ITEMS_MAX || (it->count && !it->items))
+        return RM_EINVAL;
+    uint64_t sum = 0;
+    for (uint32_t i = 0; i < it->count; i++) {
+        const rm_wire_item *x = &it->items[i];
+        if ((x->len && !x->bytes) || (i && x->id <= it->items[i - 1].id))
+            return RM_EINVAL;
+        sum += ITEM_FIXED_BYTES + (uint64_t)x->len;
+    }
+    *out = sum;
+    return RM_OK;
+}
+
 static bool flags_ok(uint8_t type, uint16_t flags) {
     return flags == 0 || (type == RM_FRAME_PUSH && flags == RM_WIRE_FLAG_PULL);
 }
@@ -184,6 +213,19 @@ static rm_err body_bytes(const rm_frame *f, uint64_t *out) {
     case RM_FRAME_PING:
     case RM_FRAME_ACK:
         *out = U64_BODY_BYTES;
+        return RM_OK;
+    case RM_FRAME_HAVE:
+        if (f->u.have.want_reply > 1)
+            return RM_EINVAL;
+        if ((err = entries_bytes(f->u.have.nentries, f->u.have.entries, &a)) ||
+            (err = ids_check(f->u.have.nids, f->u.have.ids)))
+            return err;
+        *out = HAVE_FIXED_BYTES + a + COUNT_BYTES + (uint64_t)f->u.have.nids * 8;
+        return RM_OK;
+    case RM_FRAME_ITEMS:
+        if ((err = items_bytes(&f->u.items, &a)))
+            return err;
+        *out = COUNT_BYTES + a;
         return RM_OK;
     default:
         return RM_EWIRE_BAD_TYPE;
@@ -287,6 +329,25 @@ rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len) 
         break;
     case RM_FRAME_LEAVE:
         p = put_u64(p, f->u.leave.incarnation);
+        break;
+    case RM_FRAME_HAVE:
+        p = put_u64(p, f->u.have.exchange);
+        p = put_u64(p, f->u.have.incarnation);
+        *p++ = f->u.have.want_reply;
+        *p++ = f->u.have.nentries;
+        p = put_entries(p, f->u.have.nentries, f->u.have.entries);
+        p = put_u32(p, f->u.have.nids);
+        for (uint32_t i = 0; i < f->u.have.nids; i++)
+            p = put_u64(p, f->u.have.ids[i]);
+        break;
+    case RM_FRAME_ITEMS:
+        p = put_u32(p, f->u.items.count);
+        for (uint32_t i = 0; i < f->u.items.count; i++) {
+            const rm_wire_item *x = &f->u.items.items[i];
+            p = put_u64(p, x->id);
+            p = put_u32(p, x->len);
+            p = put_bytes(p, x->bytes, x->len);
+        }
         break;
     default: /* PING, ACK: body_bytes refused every other type */
         p = put_u64(p, f->u.ping.nonce);
@@ -395,6 +456,59 @@ static rm_err take_exchange(reader *r, const rm_wire_limits *lim,
     return take_model(r, lim, &ex->model);
 }
 
+static rm_err take_have(reader *r, rm_wire_have *h) {
+    const uint8_t *q = take(r, HAVE_FIXED_BYTES);
+    if (!q)
+        return RM_EWIRE_TRUNCATED;
+    h->exchange = get_u64(q);
+    h->incarnation = get_u64(q + 8);
+    h->want_reply = q[16];
+    h->nentries = q[17];
+    h->ids = NULL;
+    if (h->want_reply > 1)
+        return RM_EWIRE_MALFORMED;
+    rm_err err = take_entries(r, h->nentries, h->entries);
+    if (err)
+        return err;
+    if (!(q = take(r, COUNT_BYTES)))
+        return RM_EWIRE_TRUNCATED;
+    h->nids = get_u32(q);
+    if (h->nids > RM_WIRE_ITEMS_MAX)
+        return RM_EWIRE_TOO_LARGE;
+    if (!(h->id_bytes = take(r, (uint64_t)h->nids * 8)))
+        return RM_EWIRE_TRUNCATED;
+    for (uint32_t i = 1; i < h->nids; i++)
+        if (get_u64(h->id_bytes + 8 * (size_t)i) <= get_u64(h->id_bytes + 8 * (size_t)(i - 1)))
+            return RM_EWIRE_MALFORMED;
+    return RM_OK;
+}
+
+/* Walks every record once, so that rm_wire_items_next needs no checks. */
+static rm_err take_items(reader *r, rm_wire_items *it) {
+    const uint8_t *q = take(r, COUNT_BYTES);
+    if (!q)
+        return RM_EWIRE_TRUNCATED;
+    it->count = get_u32(q);
+    it->items = NULL;
+    if (it->count > RM_WIRE_ITEMS_MAX)
+        return RM_EWIRE_TOO_LARGE;
+    it->bytes = r->p;
+    size_t before = r->left;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < it->count; i++) {
+        if (!(q = take(r, ITEM_FIXED_BYTES)))
+            return RM_EWIRE_TRUNCATED;
+        uint64_t id = get_u64(q);
+        if (i && id <= prev)
+            return RM_EWIRE_MALFORMED;
+        prev = id;
+        if (!take(r, get_u32(q + 8)))
+            return RM_EWIRE_TRUNCATED;
+    }
+    it->nbytes = before - r->left;
+    return RM_OK;
+}
+
 static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
     const uint8_t *q;
     switch (f->type) {
@@ -426,6 +540,10 @@ static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
             return RM_EWIRE_TRUNCATED;
         f->u.leave.incarnation = get_u64(q);
         return RM_OK;
+    case RM_FRAME_HAVE:
+        return take_have(r, &f->u.have);
+    case RM_FRAME_ITEMS:
+        return take_items(r, &f->u.items);
     default: /* PING, ACK: the caller checked the type */
         if (!(q = take(r, U64_BODY_BYTES)))
             return RM_EWIRE_TRUNCATED;
@@ -498,4 +616,32 @@ void rm_wire_payload_i8(const rm_wire_model *m, float *dst) {
         for (uint64_t j = i; j < end; j++)
             dst[j] = (float)q[j] * s;
     }
+}
+
+/* ---- item lists */
+
+uint64_t rm_wire_have_id(const rm_wire_have *h, uint32_t i) {
+    assert(i < h->nids);
+    return h->ids ? h->ids[i] : get_u64(h->id_bytes + 8 * (size_t)i);
+}
+
+void rm_wire_items_begin(const rm_wire_items *it, rm_wire_items_iter *iter) {
+    iter->p = it->bytes;
+    iter->left = it->nbytes;
+    iter->remaining = it->count;
+}
+
+bool rm_wire_items_next(rm_wire_items_iter *iter, rm_wire_item *out) {
+    if (iter->remaining == 0)
+        return false;
+    /* The decoder walked these records: they are whole. */
+    assert(iter->left >= ITEM_FIXED_BYTES);
+    out->id = get_u64(iter->p);
+    out->len = get_u32(iter->p + 8);
+    assert(iter->left - ITEM_FIXED_BYTES >= out->len);
+    out->bytes = iter->p + ITEM_FIXED_BYTES;
+    iter->p += ITEM_FIXED_BYTES + (size_t)out->len;
+    iter->left -= ITEM_FIXED_BYTES + (size_t)out->len;
+    iter->remaining--;
+    return true;
 }

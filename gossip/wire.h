@@ -13,6 +13,7 @@
 #ifndef RM_WIRE_H
 #define RM_WIRE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +24,7 @@
 #define RM_ID_BYTES 32              /* a peer's id: its X25519 public key */
 #define RM_ADDR_MAX 255             /* bytes of an address string */
 #define RM_VIEW_ENTRIES_MAX 64      /* view entries piggybacked per frame */
+#define RM_WIRE_ITEMS_MAX 65536     /* ids in a HAVE, items in an ITEMS */
 
 /* Header flags. PULL, on a PUSH only: "answer with your model, but do not
  * merge mine" (a peer rejoining with a stale model asks for a fresh one
@@ -38,6 +40,8 @@ typedef enum {
     RM_FRAME_LEAVE = 6,      /* I am leaving cleanly */
     RM_FRAME_PING = 7,
     RM_FRAME_ACK = 8,
+    RM_FRAME_HAVE = 9,       /* the ids of the items I hold (union merge) */
+    RM_FRAME_ITEMS = 10,     /* items you lack: id, length, bytes each */
     RM_FRAME_TYPE_END
 } rm_frame_type;
 
@@ -91,6 +95,41 @@ typedef struct {
     rm_wire_model model;
 } rm_wire_exchange;
 
+/* HAVE: the sender's set of items (for a forest: its trees' ids), opening
+ * or answering an item exchange, with view entries as on a PUSH. On
+ * encode `ids` is read (nids values, strictly ascending; may be NULL when
+ * nids is 0); on decode `ids` is NULL and `id_bytes` points at the nids
+ * little-endian u64 in the input (unaligned): read them with
+ * rm_wire_have_id. The decoder checks that they rise strictly. */
+typedef struct {
+    uint64_t exchange;       /* chosen by the initiator, echoed in the answer */
+    uint64_t incarnation;    /* the sender's */
+    uint8_t want_reply;      /* 1: answer with your own HAVE; 0: this is one */
+    uint8_t nentries;
+    rm_wire_entry entries[RM_VIEW_ENTRIES_MAX];
+    uint32_t nids;           /* at most RM_WIRE_ITEMS_MAX */
+    const uint64_t *ids;     /* encode: (nids) */
+    const uint8_t *id_bytes; /* decode: 8 nids bytes */
+} rm_wire_have;
+
+/* One item of an ITEMS frame: an opaque blob with a 64-bit id. */
+typedef struct {
+    uint64_t id;
+    uint32_t len;
+    const uint8_t *bytes;    /* (len); may be NULL when len is 0 */
+} rm_wire_item;
+
+/* ITEMS: items the receiver lacks, ids strictly ascending. On encode
+ * `items` is read (count of them; may be NULL when count is 0); on decode
+ * `items` is NULL, and `bytes` and `nbytes` span the count records as sent,
+ * every one of them already checked: walk them with rm_wire_items_next. */
+typedef struct {
+    uint32_t count;              /* at most RM_WIRE_ITEMS_MAX */
+    const rm_wire_item *items;   /* encode: (count) */
+    const uint8_t *bytes;        /* decode: the records */
+    size_t nbytes;
+} rm_wire_items;
+
 typedef struct {
     uint8_t id[RM_ID_BYTES];
     uint64_t incarnation;
@@ -110,6 +149,8 @@ typedef struct {
         struct { uint8_t nentries; rm_wire_entry entries[RM_VIEW_ENTRIES_MAX]; } view;
         struct { uint64_t incarnation; } leave;
         struct { uint64_t nonce; } ping;     /* PING and ACK */
+        rm_wire_have have;
+        rm_wire_items items;
     } u;
 } rm_frame;
 
@@ -131,7 +172,9 @@ size_t rm_wire_encoded_size(const rm_frame *f);
  * not fit its u32 field), RM_EWIRE_BAD_TYPE, RM_EINVAL (flags not 0, an
  * entry count above RM_VIEW_ENTRIES_MAX, an address holding a NUL byte, an
  * unknown encoding, a chunk of 0, a NULL payload pointer with n > 0, a
- * weight that is NaN or infinite). */
+ * weight that is NaN or infinite, a want_reply above 1, more than
+ * RM_WIRE_ITEMS_MAX ids or items, ids that do not rise strictly, a NULL
+ * ids, items or item bytes pointer with a count or length above 0). */
 rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len);
 
 /* Reads the length prefix of a frame that starts at buf (at least 4 bytes)
@@ -141,15 +184,17 @@ rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len);
 int64_t rm_wire_frame_size(const uint8_t *buf, size_t len, const rm_wire_limits *lim);
 
 /* Decodes exactly one frame of len bytes; lim must not be NULL. Errors:
- * RM_EWIRE_TRUNCATED (len below the declared size, or a field that runs
- * past the end), RM_EWIRE_TOO_LARGE (the frame beyond lim->frame_bytes_max,
- * a model beyond lim->model_n_max), RM_EWIRE_BAD_VERSION,
+ * RM_EWIRE_TRUNCATED (len below the declared size, or a field, id list or
+ * item that runs past the end), RM_EWIRE_TOO_LARGE (the frame beyond
+ * lim->frame_bytes_max, a model beyond lim->model_n_max, more than
+ * RM_WIRE_ITEMS_MAX ids or items), RM_EWIRE_BAD_VERSION,
  * RM_EWIRE_BAD_TYPE, RM_EWIRE_MALFORMED (flags not 0, a field out of range,
- * an address holding a NUL byte, a NaN or infinite weight, trailing bytes,
- * len above the declared size). On error *out is unspecified. On success
- * only the fields of out->type's member are written (entries up to
- * nentries), and payload pointers borrow from buf. Cost: O(nentries) and
- * the address bytes; the model payload is not touched. */
+ * an address holding a NUL byte, a NaN or infinite weight, ids that do not
+ * rise strictly, trailing bytes, len above the declared size). On error
+ * *out is unspecified. On success only the fields of out->type's member are
+ * written (entries up to nentries), and payload pointers borrow from buf.
+ * Cost: O(nentries) and the address bytes, O(nids) or O(count) for HAVE
+ * and ITEMS; the model payload and the item bytes are not touched. */
 rm_err rm_wire_decode(const uint8_t *buf, size_t len, const rm_wire_limits *lim,
                       rm_frame *out);
 
@@ -157,6 +202,24 @@ rm_err rm_wire_decode(const uint8_t *buf, size_t len, const rm_wire_limits *lim,
  * m comes from a successful rm_wire_decode. A memcpy on little-endian
  * hosts. */
 void rm_wire_payload_f32(const rm_wire_model *m, float *dst);
+
+/* Id i (< h->nids) of a HAVE that rm_wire_decode gave (or that is about
+ * to be encoded: then h->ids[i]). */
+uint64_t rm_wire_have_id(const rm_wire_have *h, uint32_t i);
+
+/* A walk over the items of a decoded ITEMS frame. */
+typedef struct {
+    const uint8_t *p;
+    size_t left;
+    uint32_t remaining;
+} rm_wire_items_iter;
+
+/* Starts a walk over it, which comes from a successful rm_wire_decode. */
+void rm_wire_items_begin(const rm_wire_items *it, rm_wire_items_iter *iter);
+
+/* The next item into *out (its bytes borrow from the frame); false when
+ * every item has been given. */
+bool rm_wire_items_next(rm_wire_items_iter *iter, rm_wire_item *out);
 
 /* Decodes a RM_ENC_I8_DELTA payload: dst[i] = q[i] * scale[i / chunk].
  * m comes from a successful rm_wire_decode; dst holds m->n floats. */

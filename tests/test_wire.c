@@ -16,16 +16,22 @@
 #include "gossip/wire.h"
 
 #define MODEL_N_TEST 2000      /* largest random model */
+#define IDS_TEST 4000          /* most ids in a random HAVE */
+#define ITEMS_TEST 40          /* most items in a random ITEMS ... */
+#define ITEM_BYTES_TEST 1200   /* ... each of at most this many bytes */
 #define BUF_BYTES (1u << 16)   /* holds any frame made here */
 
 static const rm_wire_limits big = {1u << 20, 1u << 20};
 
-/* A frame and the arrays its model points at. */
+/* A frame and the arrays its model, ids or items point at. */
 typedef struct {
     rm_frame f;
     float f32[MODEL_N_TEST];
     float scales[MODEL_N_TEST];
     int8_t i8[MODEL_N_TEST];
+    uint64_t ids[IDS_TEST];
+    rm_wire_item items[ITEMS_TEST];
+    uint8_t blob[ITEMS_TEST * ITEM_BYTES_TEST];
 } sample;
 
 static uint8_t buf[BUF_BYTES], buf2[BUF_BYTES];
@@ -102,6 +108,50 @@ static void rand_model(rm_rng *r, sample *s, rm_wire_model *m) {
     }
 }
 
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* n random ids, strictly ascending: drawn, sorted, duplicates dropped.
+ * Returns how many are left. */
+static uint32_t rand_ids(rm_rng *r, uint64_t *ids, uint32_t n) {
+    for (uint32_t i = 0; i < n; i++)
+        ids[i] = rm_rng_below(r, 4) == 0 ? rm_rng_below(r, 64) : rand_u64(r);
+    qsort(ids, n, sizeof *ids, cmp_u64);
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (k == 0 || ids[i] != ids[k - 1])
+            ids[k++] = ids[i];
+    return k;
+}
+
+static void rand_have(rm_rng *r, sample *s, rm_wire_have *h) {
+    h->exchange = rand_u64(r);
+    h->incarnation = rand_u64(r);
+    h->want_reply = (uint8_t)(rm_rng_u64(r) & 1);
+    rand_entries(r, &h->nentries, h->entries);
+    uint32_t n = rm_rng_below(r, 8) == 0 ? (uint32_t)rm_rng_below(r, IDS_TEST + 1)
+                                         : (uint32_t)rm_rng_below(r, 40);
+    h->nids = rand_ids(r, s->ids, n);
+    h->ids = s->ids;
+}
+
+static void rand_items(rm_rng *r, sample *s, rm_wire_items *it) {
+    uint64_t ids[ITEMS_TEST];
+    it->count = rand_ids(r, ids, (uint32_t)rm_rng_below(r, ITEMS_TEST + 1));
+    for (uint32_t i = 0; i < it->count; i++) {
+        rm_wire_item *x = &s->items[i];
+        x->id = ids[i];
+        x->len = rm_rng_below(r, 6) == 0 ? 0 : (uint32_t)rm_rng_below(r, ITEM_BYTES_TEST + 1);
+        uint8_t *b = s->blob + (size_t)i * ITEM_BYTES_TEST;
+        for (uint32_t k = 0; k < x->len; k++)
+            b[k] = (uint8_t)rm_rng_u64(r);
+        x->bytes = x->len ? b : NULL;
+    }
+    it->items = s->items;
+}
+
 static void rand_frame(rm_rng *r, uint8_t type, sample *s) {
     rm_frame *f = &s->f;
     memset(f, 0, sizeof *f);
@@ -137,6 +187,12 @@ static void rand_frame(rm_rng *r, uint8_t type, sample *s) {
         break;
     case RM_FRAME_LEAVE:
         f->u.leave.incarnation = rand_u64(r);
+        break;
+    case RM_FRAME_HAVE:
+        rand_have(r, s, &f->u.have);
+        break;
+    case RM_FRAME_ITEMS:
+        rand_items(r, s, &f->u.items);
         break;
     default:
         f->u.ping.nonce = rand_u64(r);
@@ -213,6 +269,50 @@ static const char *model_diff(const rm_wire_model *a, const rm_wire_model *b) {
     return NULL;
 }
 
+/* a: as encoded (ids array); b: as decoded (id bytes in the frame). */
+static const char *have_diff(const rm_wire_have *a, const rm_wire_have *b) {
+    if (a->exchange != b->exchange)
+        return "have exchange";
+    if (a->incarnation != b->incarnation)
+        return "have incarnation";
+    if (a->want_reply != b->want_reply)
+        return "have want_reply";
+    if (a->nentries != b->nentries)
+        return "have nentries";
+    const char *why = entries_diff(a->nentries, a->entries, b->entries);
+    if (why)
+        return why;
+    if (a->nids != b->nids)
+        return "have nids";
+    if (b->ids)
+        return "decoded ids pointer (must be NULL)";
+    for (uint32_t i = 0; i < a->nids; i++)
+        if (rm_wire_have_id(b, i) != a->ids[i])
+            return "have id";
+    return NULL;
+}
+
+static const char *items_diff(const rm_wire_items *a, const rm_wire_items *b) {
+    if (a->count != b->count)
+        return "items count";
+    if (b->items)
+        return "decoded items pointer (must be NULL)";
+    rm_wire_items_iter it;
+    rm_wire_item x;
+    rm_wire_items_begin(b, &it);
+    for (uint32_t i = 0; i < a->count; i++) {
+        if (!rm_wire_items_next(&it, &x))
+            return "items: the walk ended early";
+        if (x.id != a->items[i].id)
+            return "item id";
+        if (x.len != a->items[i].len)
+            return "item len";
+        if (x.len && memcmp(x.bytes, a->items[i].bytes, x.len))
+            return "item bytes";
+    }
+    return rm_wire_items_next(&it, &x) ? "items: the walk goes on" : NULL;
+}
+
 static const char *frame_diff(const rm_frame *a, const rm_frame *b) {
     if (a->type != b->type)
         return "type";
@@ -267,8 +367,33 @@ static const char *frame_diff(const rm_frame *a, const rm_frame *b) {
     case RM_FRAME_LEAVE:
         return a->u.leave.incarnation != b->u.leave.incarnation ? "leave incarnation"
                                                                  : NULL;
+    case RM_FRAME_HAVE:
+        return have_diff(&a->u.have, &b->u.have);
+    case RM_FRAME_ITEMS:
+        return items_diff(&a->u.items, &b->u.items);
     default:
         return a->u.ping.nonce != b->u.ping.nonce ? "nonce" : NULL;
+    }
+}
+
+/* Points a decoded HAVE's or ITEMS' encode-side array at its values, as a
+ * peer that forwards the frame would. */
+static uint64_t re_ids[RM_WIRE_ITEMS_MAX];
+static rm_wire_item re_items[RM_WIRE_ITEMS_MAX];
+
+static void lists_for_reencode(rm_frame *f) {
+    if (f->type == RM_FRAME_HAVE) {
+        for (uint32_t i = 0; i < f->u.have.nids; i++)
+            re_ids[i] = rm_wire_have_id(&f->u.have, i);
+        f->u.have.ids = re_ids;
+    } else if (f->type == RM_FRAME_ITEMS) {
+        rm_wire_items_iter it;
+        rm_wire_items_begin(&f->u.items, &it);
+        uint32_t n = 0;
+        while (rm_wire_items_next(&it, &re_items[n]))
+            n++;
+        assert_int_equal(n, f->u.items.count);
+        f->u.items.items = re_items;
     }
 }
 
@@ -315,7 +440,7 @@ static void round_trip_random_frames(void **state) {
         }
     }
     for (int t = 1; t < RM_FRAME_TYPE_END; t++)
-        assert_true(per_type[t] >= 800);
+        assert_true(per_type[t] >= 16 * 400 / (RM_FRAME_TYPE_END - 1));
 }
 
 /* Encoding a decoded frame gives back the same bytes: the format has one
@@ -342,6 +467,7 @@ static void reencode_gives_same_bytes(void **state) {
                 m->f32 = vals;
             }
         }
+        lists_for_reencode(&dec);
         size_t len2 = encode_ok(&dec, buf2);
         if (len2 != len || memcmp(buf, buf2, len))
             FAIL_SEED(seed, i, "re-encoded bytes differ");
@@ -627,6 +753,112 @@ static void encoder_refuses_what_decoder_would(void **state) {
     assert_int_equal(rm_wire_encoded_size(&s1.f), 0);
 }
 
+/* HAVE and ITEMS: every count and length against its maximum and against
+ * the bytes left, ids that must rise strictly, and an encoder that refuses
+ * the same. A HAVE with no entries has nids at 26 and ids from 30; an
+ * ITEMS has its count at 8 and its first item's id at 12, len at 20. */
+static void have_and_items_errors(void **state) {
+    (void)state;
+    static const uint64_t ids[3] = {5, 9, 12};
+    rm_frame h = {.type = RM_FRAME_HAVE};
+    h.u.have.want_reply = 1;
+    h.u.have.nids = 3;
+    h.u.have.ids = ids;
+    size_t len = encode_ok(&h, buf);
+    assert_int_equal(len, 30 + 24);
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_OK);
+    buf[24] = 2; /* want_reply is 0 or 1 */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
+    buf[24] = 1;
+    put_le32(buf + 26, RM_WIRE_ITEMS_MAX + 1);
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TOO_LARGE);
+    put_le32(buf + 26, RM_WIRE_ITEMS_MAX); /* allowed, but not there */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TRUNCATED);
+    put_le32(buf + 26, 4);
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TRUNCATED);
+    put_le32(buf + 26, 3);
+    buf[38] = 5; /* the second id equal to the first */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
+    buf[38] = 4; /* below it */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
+    static const uint64_t unsorted[3] = {5, 12, 9}, twice[2] = {7, 7};
+    h.u.have.ids = unsorted;
+    assert_int_equal(rm_wire_encode(&h, buf, BUF_BYTES, &len), RM_EINVAL);
+    h.u.have.ids = twice;
+    h.u.have.nids = 2;
+    assert_int_equal(rm_wire_encode(&h, buf, BUF_BYTES, &len), RM_EINVAL);
+    h.u.have.ids = NULL;
+    assert_int_equal(rm_wire_encode(&h, buf, BUF_BYTES, &len), RM_EINVAL);
+    h.u.have.nids = 0; /* no ids: no array needed */
+    assert_int_equal(rm_wire_encode(&h, buf, BUF_BYTES, &len), RM_OK);
+    h.u.have.want_reply = 2;
+    assert_int_equal(rm_wire_encode(&h, buf, BUF_BYTES, &len), RM_EINVAL);
+    h.u.have.want_reply = 0;
+    h.u.have.nids = RM_WIRE_ITEMS_MAX + 1;
+    h.u.have.ids = re_ids; /* zeros: refused for the count first */
+    assert_int_equal(rm_wire_encode(&h, buf, BUF_BYTES, &len), RM_EINVAL);
+    /* The most ids a HAVE may hold encode and decode. */
+    for (uint32_t i = 0; i < RM_WIRE_ITEMS_MAX; i++)
+        re_ids[i] = 3 * (uint64_t)i + 1;
+    h.u.have.nids = RM_WIRE_ITEMS_MAX;
+    static uint8_t large[8 * RM_WIRE_ITEMS_MAX + 64];
+    assert_int_equal(rm_wire_encode(&h, large, sizeof large, &len), RM_OK);
+    rm_wire_limits lim = {len, 0};
+    assert_int_equal(rm_wire_decode(large, len, &lim, &dec), RM_OK);
+    assert_int_equal(dec.u.have.nids, RM_WIRE_ITEMS_MAX);
+    assert_true(rm_wire_have_id(&dec.u.have, RM_WIRE_ITEMS_MAX - 1) ==
+                3 * (uint64_t)(RM_WIRE_ITEMS_MAX - 1) + 1);
+    lim.frame_bytes_max = len - 1;
+    assert_int_equal(rm_wire_decode(large, len, &lim, &dec), RM_EWIRE_TOO_LARGE);
+
+    static const uint8_t abc[3] = {'a', 'b', 'c'}, de[2] = {0xde, 0xad};
+    rm_wire_item two[2] = {{.id = 5, .len = 3, .bytes = abc},
+                           {.id = 9, .len = 2, .bytes = de}};
+    rm_frame it = {.type = RM_FRAME_ITEMS};
+    it.u.items.count = 2;
+    it.u.items.items = two;
+    len = encode_ok(&it, buf);
+    assert_int_equal(len, 12 + 15 + 14);
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_OK);
+    put_le32(buf + 8, RM_WIRE_ITEMS_MAX + 1);
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TOO_LARGE);
+    put_le32(buf + 8, 3); /* a third item that is not there */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TRUNCATED);
+    put_le32(buf + 8, 2);
+    put_le32(buf + 20, 4 + 15); /* the first item swallows the second and more */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TRUNCATED);
+    put_le32(buf + 20, UINT32_MAX);
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TRUNCATED);
+    put_le32(buf + 20, 3 + 14); /* ... exactly: then one item is missing */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_TRUNCATED);
+    put_le32(buf + 20, 3);
+    put_le32(buf + 8, 1); /* one item, and the second's bytes left over */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
+    put_le32(buf + 8, 2);
+    buf[12 + 15] = 5; /* the second id equal to the first */
+    assert_int_equal(rm_wire_decode(buf, len, &big, &dec), RM_EWIRE_MALFORMED);
+    two[1].id = 5;
+    assert_int_equal(rm_wire_encode(&it, buf, BUF_BYTES, &len), RM_EINVAL);
+    two[1].id = 9;
+    two[1].bytes = NULL;
+    assert_int_equal(rm_wire_encode(&it, buf, BUF_BYTES, &len), RM_EINVAL);
+    two[1].len = 0; /* an empty item needs no bytes */
+    assert_int_equal(rm_wire_encode(&it, buf, BUF_BYTES, &len), RM_OK);
+    it.u.items.items = NULL;
+    assert_int_equal(rm_wire_encode(&it, buf, BUF_BYTES, &len), RM_EINVAL);
+    it.u.items.count = RM_WIRE_ITEMS_MAX + 1;
+    it.u.items.items = re_items;
+    assert_int_equal(rm_wire_encode(&it, buf, BUF_BYTES, &len), RM_EINVAL);
+    /* An item beyond the receiver's frame limit is refused from the
+     * header, before its bytes are read. */
+    it.u.items.count = 2;
+    it.u.items.items = two;
+    two[1] = (rm_wire_item){.id = 9, .len = 2, .bytes = de};
+    len = encode_ok(&it, buf);
+    lim = (rm_wire_limits){len - 1, 0};
+    assert_int_equal(rm_wire_decode(buf, 8, &lim, &dec), RM_EWIRE_TOO_LARGE);
+}
+
 static void payload_i8_values(void **state) {
     (void)state;
     static const int8_t q[7] = {1, -1, 127, -128, 4, 0, -7};
@@ -694,9 +926,20 @@ static const char ex_ping[] =
 static const char ex_ack[] =
     "0000  0c 00 00 00 01 08 00 00 08 07 06 05 04 03 02 01\n";
 
+static const char ex_have[] =
+    "0000  32 00 00 00 01 09 00 00 2a 00 00 00 00 00 00 00\n"
+    "0010  03 00 00 00 00 00 00 00 01 00 03 00 00 00 05 00\n"
+    "0020  00 00 00 00 00 00 09 00 00 00 00 00 00 00 08 07\n"
+    "0030  06 05 04 03 02 01\n";
+
+static const char ex_items[] =
+    "0000  25 00 00 00 01 0a 00 00 02 00 00 00 05 00 00 00\n"
+    "0010  00 00 00 00 03 00 00 00 61 62 63 09 00 00 00 00\n"
+    "0020  00 00 00 02 00 00 00 de ad\n";
+
 static const char *const examples[] = {ex_hello, ex_push, ex_pull_reply,
                                        ex_need_full, ex_view, ex_leave,
-                                       ex_ping, ex_ack};
+                                       ex_ping, ex_ack, ex_have, ex_items};
 
 static int hexval(char c) {
     if (c >= '0' && c <= '9')
@@ -844,6 +1087,41 @@ static void protocol_examples_decode(void **state) {
     assert_int_equal(f.type, RM_FRAME_ACK);
     assert_int_equal(f.u.ping.nonce, 0x0102030405060708ull);
     assert_reencodes(&f, len);
+
+    /* HAVE: three ids, asking for a reply */
+    len = decode_example(ex_have, &f);
+    assert_int_equal(len, 54);
+    assert_int_equal(f.type, RM_FRAME_HAVE);
+    assert_int_equal(f.u.have.exchange, 42);
+    assert_int_equal(f.u.have.incarnation, 3);
+    assert_int_equal(f.u.have.want_reply, 1);
+    assert_int_equal(f.u.have.nentries, 0);
+    assert_int_equal(f.u.have.nids, 3);
+    assert_int_equal(rm_wire_have_id(&f.u.have, 0), 5);
+    assert_int_equal(rm_wire_have_id(&f.u.have, 1), 9);
+    assert_true(rm_wire_have_id(&f.u.have, 2) == 0x0102030405060708ull);
+    lists_for_reencode(&f);
+    assert_reencodes(&f, len);
+
+    /* ITEMS: two blobs */
+    len = decode_example(ex_items, &f);
+    assert_int_equal(len, 41);
+    assert_int_equal(f.type, RM_FRAME_ITEMS);
+    assert_int_equal(f.u.items.count, 2);
+    rm_wire_items_iter it;
+    rm_wire_item item;
+    rm_wire_items_begin(&f.u.items, &it);
+    assert_true(rm_wire_items_next(&it, &item));
+    assert_int_equal(item.id, 5);
+    assert_int_equal(item.len, 3);
+    assert_memory_equal(item.bytes, "abc", 3);
+    assert_true(rm_wire_items_next(&it, &item));
+    assert_int_equal(item.id, 9);
+    assert_int_equal(item.len, 2);
+    assert_memory_equal(item.bytes, "\xde\xad", 2);
+    assert_false(rm_wire_items_next(&it, &item));
+    lists_for_reencode(&f);
+    assert_reencodes(&f, len);
 }
 
 /* The dumps above must still be in the doc, letter for letter. */
@@ -880,6 +1158,7 @@ int main(void) {
         cmocka_unit_test(trailing_byte),
         cmocka_unit_test(malformed_fields),
         cmocka_unit_test(encoder_refuses_what_decoder_would),
+        cmocka_unit_test(have_and_items_errors),
         cmocka_unit_test(payload_i8_values),
         cmocka_unit_test(protocol_examples_decode),
         cmocka_unit_test(protocol_doc_holds_the_examples),
