@@ -231,7 +231,8 @@ rm_err rm_forest_predict_proba(const rm_forest *f, const rm_dataset *ds,
  * confusion matrix of the forest on ds, as rm_mlp_evaluate gives them;
  * release with rm_eval_result_free. Ties go to the lower class.
  * Errors: those of rm_forest_predict_proba, RM_EMISMATCH (ds->classes
- * above the forest's), RM_ENOMEM. */
+ * above the forest's), RM_EDATA_LABEL (a label outside the forest's
+ * classes), RM_ENOMEM. */
 rm_err rm_forest_evaluate(const rm_forest *f, const rm_dataset *ds,
                           rm_eval_result *out);
 
