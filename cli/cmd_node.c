@@ -8,10 +8,12 @@
 #include <sys/stat.h>
 
 #include "cli/cli_config.h"
+#include "checkpoint/store.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "gossip/merge.h"
 #include "node/keys.h"
+#include "node/ckpt_job.h"
 #include "node/node.h"
 
 static const char usage[] =
@@ -57,6 +59,15 @@ static const char usage[] =
     "  --eval-rows N         test rows evaluated for the status line (1000)\n"
     "  --max-seconds T       stop after T seconds (0: no limit)\n"
     "  --linger T            seconds to keep gossiping after --steps (2)\n"
+    "checkpoints (docs/CHECKPOINTS.md):\n"
+    "  --ckpt-dir DIR        keep snapshots in an LMDB store in DIR; on start, resume\n"
+    "                        from the newest valid one (none: no checkpoints)\n"
+    "  --ckpt-every N        a snapshot every N steps (500) ...\n"
+    "  --ckpt-every-ms MS    ... or every MS milliseconds (10000), and on a clean stop\n"
+    "  --ckpt-keep K         snapshots kept (3)\n"
+    "  --ckpt-sync full|nosync  fsync each snapshot (full, the default) or not\n"
+    "  --discard-corrupt     start fresh when DIR's store cannot be read at all\n"
+    "                        (default: refuse to start)\n"
     "  --json                end with one JSON line of the results\n"
     "  -h, --help            this text\n";
 
@@ -71,13 +82,17 @@ typedef struct {
     uint64_t handshake_timeout_ms, idle_timeout_ms;
     rm_merge_rule merge;
     char model[128];
+    const char *ckpt_dir;
+    uint64_t ckpt_every, ckpt_every_ms, ckpt_keep;
+    bool ckpt_nosync, discard_corrupt;
 } node_args;
 
 enum { OPT_LISTEN = 256, OPT_KEY, OPT_ALLOW, OPT_NETKEY, OPT_SEED_PEER, OPT_DATA,
        OPT_TEST, OPT_TEST_FRACTION, OPT_SHARD, OPT_SPLIT, OPT_ALPHA, OPT_MODEL,
        OPT_DROPOUT, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_MERGE, OPT_SEED,
        OPT_STATUS, OPT_EVAL_ROWS, OPT_MAX_SECONDS, OPT_LINGER, OPT_JSON,
-       OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT };
+       OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_CKPT_DIR, OPT_CKPT_EVERY,
+       OPT_CKPT_EVERY_MS, OPT_CKPT_KEEP, OPT_CKPT_SYNC, OPT_DISCARD_CORRUPT };
 
 static const struct option options[] = {
     {"listen", required_argument, 0, OPT_LISTEN},
@@ -106,6 +121,12 @@ static const struct option options[] = {
     {"max-seconds", required_argument, 0, OPT_MAX_SECONDS},
     {"linger", required_argument, 0, OPT_LINGER},
     {"json", no_argument, 0, OPT_JSON},
+    {"ckpt-dir", required_argument, 0, OPT_CKPT_DIR},
+    {"ckpt-every", required_argument, 0, OPT_CKPT_EVERY},
+    {"ckpt-every-ms", required_argument, 0, OPT_CKPT_EVERY_MS},
+    {"ckpt-keep", required_argument, 0, OPT_CKPT_KEEP},
+    {"ckpt-sync", required_argument, 0, OPT_CKPT_SYNC},
+    {"discard-corrupt", no_argument, 0, OPT_DISCARD_CORRUPT},
     {"config", required_argument, 0, 'c'},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
@@ -130,6 +151,9 @@ static int parse_args(int argc, char **argv, node_args *a) {
     a->handshake_timeout_ms = RM_NODE_HANDSHAKE_TIMEOUT_MS_DEFAULT;
     a->idle_timeout_ms = RM_NODE_IDLE_TIMEOUT_MS_DEFAULT;
     a->merge = RM_MERGE_PAIRWISE;
+    a->ckpt_every = 500;
+    a->ckpt_every_ms = 10000;
+    a->ckpt_keep = 3;
     snprintf(a->model, sizeof a->model, "mlp:784-128-10");
     optind = 1;
     int ch;
@@ -265,6 +289,28 @@ static int parse_args(int argc, char **argv, node_args *a) {
                 return RM_EXIT_USAGE;
             break;
         case OPT_JSON: a->json = true; break;
+        case OPT_CKPT_DIR: a->ckpt_dir = optarg; break;
+        case OPT_CKPT_EVERY:
+            if (!rm_cli_parse_u64(cmd, "--ckpt-every", optarg, 0, UINT64_MAX, &a->ckpt_every))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_CKPT_EVERY_MS:
+            if (!rm_cli_parse_u64(cmd, "--ckpt-every-ms", optarg, 0, UINT32_MAX,
+                                  &a->ckpt_every_ms))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_CKPT_KEEP:
+            if (!rm_cli_parse_u64(cmd, "--ckpt-keep", optarg, 1, 1000, &a->ckpt_keep))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_CKPT_SYNC:
+            if (strcmp(optarg, "full") && strcmp(optarg, "nosync")) {
+                rm_cli_error(cmd, "--ckpt-sync: '%s' is not full or nosync", optarg);
+                return RM_EXIT_USAGE;
+            }
+            a->ckpt_nosync = strcmp(optarg, "nosync") == 0;
+            break;
+        case OPT_DISCARD_CORRUPT: a->discard_corrupt = true; break;
         case 'c': break; /* expanded above */
         case 'h': fputs(usage, stdout); return RM_EXIT_OK;
         default: fputs("Try 'rumor node --help'.\n", stderr); return RM_EXIT_USAGE;
@@ -433,6 +479,69 @@ static int load_data(const char *cmd, const node_args *a, rm_dataset *shard, rm_
     return -1;
 }
 
+/* Opens the node's checkpoint store, bumps its incarnation (durably, before
+ * the node says anything) and puts the newest valid snapshot, if any, back
+ * into the trainer; *snap keeps the core's part for rm_node_run. Returns -1
+ * when the node may start, else the exit code after saying why. */
+static int open_checkpoints(const char *cmd, const node_args *a, rm_trainer *t,
+                            rm_node_config *nc, rm_store **store, rm_snapshot *snap) {
+    rm_store_options o;
+    rm_store_options_default(&o);
+    o.keep = (uint32_t)a->ckpt_keep;
+    o.durability = a->ckpt_nosync ? RM_DURABLE_NOSYNC : RM_DURABLE_FULL;
+    rm_diag d = {{0}};
+    bool fresh;
+    rm_err err = rm_store_open(store, a->ckpt_dir, &o, &fresh, &d);
+    if (err == RM_ECKPT_CORRUPT && a->discard_corrupt) {
+        fprintf(stderr, "rumor node: warning: %s; --discard-corrupt: starting fresh\n", d.msg);
+        rm_cli_rmtree(a->ckpt_dir);
+        d.msg[0] = '\0';
+        err = rm_store_open(store, a->ckpt_dir, &o, &fresh, &d);
+    }
+    if (err) {
+        rm_cli_error(cmd, "%s%s", d.msg[0] ? d.msg : rm_strerror(err),
+                     err == RM_ECKPT_CORRUPT ? " (--discard-corrupt starts fresh instead)" : "");
+        return RM_EXIT_FAIL;
+    }
+    if ((err = rm_store_bump_incarnation(*store, &nc->core.incarnation, &d))) {
+        rm_cli_error(cmd, "%s", d.msg[0] ? d.msg : rm_strerror(err));
+        return RM_EXIT_FAIL;
+    }
+    uint64_t id = 0;
+    uint32_t skipped = 0;
+    err = rm_store_load_latest(*store, snap, &id, &skipped, &d);
+    if (err == RM_ECKPT_NONE) {
+        printf("rumor node: no snapshot in %s yet: starting fresh (incarnation %llu)\n",
+               a->ckpt_dir, (unsigned long long)nc->core.incarnation);
+        return -1;
+    }
+    if (err) { /* snapshots there, none valid */
+        rm_cli_error(cmd, "%s%s", d.msg, a->discard_corrupt ? "" :
+                     " (--discard-corrupt starts fresh instead)");
+        if (!a->discard_corrupt)
+            return RM_EXIT_FAIL;
+        return -1;
+    }
+    if (skipped)
+        fprintf(stderr, "rumor node: warning: %u newer snapshot(s) failed verification (%s); "
+                        "falling back to snapshot %llu\n", skipped, d.msg,
+                (unsigned long long)id);
+    if ((err = rm_ckpt_restore_trainer(snap, t, &nc->train_rng, &d))) {
+        rm_cli_error(cmd, "%s: %s", a->ckpt_dir, d.msg);
+        return RM_EXIT_FAIL;
+    }
+    nc->core_state = snap->view;
+    nc->core_state_len = snap->view_len;
+    nc->core_bases = snap->bases;
+    nc->core_bases_len = snap->bases_len;
+    nc->core.rejoin = true;
+    printf("rumor node: resumed from snapshot %llu of %s: step %llu, epoch %llu "
+           "(incarnation %llu); pulling a fresh model first\n", (unsigned long long)id,
+           a->ckpt_dir, (unsigned long long)snap->step, (unsigned long long)snap->epoch,
+           (unsigned long long)nc->core.incarnation);
+    return -1;
+}
+
 /* FNV-1a of the model spec: peers refuse a HELLO for another model. */
 static uint32_t model_tag(const char *s) {
     uint32_t h = 2166136261u;
@@ -463,6 +572,8 @@ int rm_cmd_node(int argc, char **argv) {
     }
     rm_dataset shard = {0}, eval = {0};
     rm_trainer *t = NULL;
+    rm_store *store = NULL;
+    rm_snapshot snap = {0};
     code = load_data(cmd, &a, &shard, &eval);
     if (code >= 0)
         goto out;
@@ -514,6 +625,16 @@ int rm_cmd_node(int argc, char **argv) {
     nc.max_seconds = a.max_seconds;
     nc.linger_seconds = a.linger;
     nc.trainer = t;
+    nc.model = a.model;
+    if (a.ckpt_dir) {
+        code = open_checkpoints(cmd, &a, t, &nc, &store, &snap);
+        if (code >= 0)
+            goto out;
+        code = RM_EXIT_FAIL;
+        nc.store = store;
+        nc.ckpt_every_steps = a.ckpt_every;
+        nc.ckpt_every_ms = (uint32_t)a.ckpt_every_ms;
+    }
     nc.log = stdout;
     nc.err = stderr;
     char fp[RM_KEY_FP_CHARS + 1];
@@ -545,7 +666,8 @@ int rm_cmd_node(int argc, char **argv) {
                "\"conns_dialled\":%llu,\"conns_failed\":%llu,\"handshakes_refused\":%llu,"
                "\"handshake_timeouts\":%llu,\"idle_closes\":%llu,"
                "\"frames_refused\":%llu,\"frames_dropped\":%llu,\"bytes_in\":%llu,"
-               "\"bytes_out\":%llu,\"seconds\":%.3f}\n",
+               "\"bytes_out\":%llu,\"incarnation\":%llu,\"ckpt_saves\":%llu,"
+               "\"ckpt_failed\":%llu,\"ckpt_last_step\":%llu,\"seconds\":%.3f}\n",
                fp, (unsigned long long)s->steps, (unsigned long long)s->merges,
                (unsigned long long)s->exchanges_done,
                (unsigned long long)s->exchanges_timed_out, res.test_accuracy, res.test_loss,
@@ -555,10 +677,14 @@ int rm_cmd_node(int argc, char **argv) {
                (unsigned long long)res.handshake_timeouts, (unsigned long long)res.idle_closes,
                (unsigned long long)refused,
                (unsigned long long)res.frames_dropped, (unsigned long long)res.wire_bytes_in,
-               (unsigned long long)res.wire_bytes_out, res.seconds);
+               (unsigned long long)res.wire_bytes_out, (unsigned long long)nc.core.incarnation,
+               (unsigned long long)res.ckpt_saves, (unsigned long long)res.ckpt_failed,
+               (unsigned long long)res.ckpt_last_step, res.seconds);
     code = RM_EXIT_OK;
     goto out;
 out:
+    rm_snapshot_release(&snap);
+    rm_store_close(store);
     rm_trainer_free(t);
     rm_dataset_free(&shard);
     rm_dataset_free(&eval);

@@ -13,6 +13,7 @@
 #include "gossip/wire.h"
 #include "node/backoff.h"
 #include "node/channel.h"
+#include "node/ckpt_job.h"
 
 #define READ_CHUNK 65536
 #define TICK_MS 100           /* timeouts are checked this often */
@@ -82,6 +83,11 @@ struct node {
     size_t hello_len;
     uint32_t model_n;
     rm_node_result *res;
+    rm_ckpt_job *ckpt;           /* the snapshot being written on the pool */
+    uv_work_t ckpt_work;
+    rm_diag ckpt_diag;
+    rm_err ckpt_err;
+    uint64_t ckpt_ms, ckpt_step; /* when and at which step the last was taken */
 };
 
 static uint64_t mono_us(void) { return uv_hrtime() / 1000; }
@@ -582,6 +588,61 @@ static void evaluate(node *n) {
 
 static void status_line(node *n);
 
+/* ---- checkpoints: copied here between steps, written on the pool ---------- */
+
+static void ckpt_work(uv_work_t *w) {
+    node *n = w->data;
+    n->ckpt_err = rm_ckpt_job_save(n->ckpt, n->cfg->store, &n->ckpt_diag);
+}
+
+static void ckpt_finished(node *n) {
+    if (n->ckpt_err) {
+        n->res->ckpt_failed++;
+        logf_(n, "checkpoint at step %llu failed: %s",
+              (unsigned long long)rm_ckpt_job_step(n->ckpt),
+              n->ckpt_diag.msg[0] ? n->ckpt_diag.msg : rm_strerror(n->ckpt_err));
+    } else {
+        n->res->ckpt_saves++;
+        n->res->ckpt_last_step = rm_ckpt_job_step(n->ckpt);
+    }
+    rm_ckpt_job_free(n->ckpt);
+    n->ckpt = NULL;
+}
+
+static void ckpt_done(uv_work_t *w, int status) {
+    (void)status;
+    ckpt_finished(w->data);
+}
+
+static bool ckpt_take(node *n) {
+    rm_err err = rm_ckpt_job_take(&n->ckpt, n->cfg->trainer, &n->train_rng, n->core,
+                                  n->cfg->model, n->cfg->core.incarnation, wall_us() / 1000);
+    if (err) {
+        n->res->ckpt_failed++;
+        return false;
+    }
+    n->ckpt_ms = uv_now(n->loop);
+    n->ckpt_step = n->cfg->trainer->step;
+    n->ckpt_diag.msg[0] = '\0';
+    return true;
+}
+
+/* Between steps: starts a snapshot when one is due and none is in flight. */
+static void maybe_checkpoint(node *n) {
+    const rm_node_config *c = n->cfg;
+    if (!c->store || n->ckpt)
+        return;
+    bool due = (c->ckpt_every_steps && c->trainer->step - n->ckpt_step >= c->ckpt_every_steps) ||
+               (c->ckpt_every_ms && uv_now(n->loop) - n->ckpt_ms >= c->ckpt_every_ms);
+    if (!due || !ckpt_take(n))
+        return;
+    n->ckpt_work.data = n;
+    if (uv_queue_work(n->loop, &n->ckpt_work, ckpt_work, ckpt_done) != 0) {
+        rm_ckpt_job_free(n->ckpt);
+        n->ckpt = NULL;
+    }
+}
+
 static void step_done(uv_work_t *w, int status) {
     node *n = w->data;
     (void)status;
@@ -596,6 +657,7 @@ static void step_done(uv_work_t *w, int status) {
         status_line(n);
     rm_input in = {.kind = RM_IN_STEP_DONE, .samples = (uint64_t)n->step_st.rows};
     rm_peer_handle(n->core, core_now(n), &in);
+    maybe_checkpoint(n);
     drive(n);
 }
 
@@ -819,6 +881,16 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
         rm_diag_set(diag, err, "cannot create the gossip core: %s", rm_strerror(err));
         goto fail_replay;
     }
+    if (cfg->core_state &&
+        (err = rm_peer_restore_state(n->core, cfg->core_state, cfg->core_state_len,
+                                     cfg->core_bases, cfg->core_bases_len))) {
+        rm_diag_set(diag, err, "cannot restore the gossip core from the snapshot: %s",
+                    rm_strerror(err));
+        rm_peer_free(n->core);
+        goto fail_replay;
+    }
+    n->ckpt_ms = uv_now(&loop);
+    n->ckpt_step = cfg->trainer->step;
     for (uint32_t i = 0; i < cfg->nseeds; i++) {
         if (memcmp(cfg->seeds[i].id, cfg->self->pk, RM_ID_BYTES) == 0)
             continue;
@@ -852,7 +924,13 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
 
     uv_run(&loop, UV_RUN_DEFAULT);
 
-    /* Everything is closed and no step runs: evaluate the final model. */
+    /* Everything is closed and no step runs: the last snapshot (the pool's
+     * one, if any, has finished: uv_run waits for it), then the final
+     * model's evaluation. */
+    if (cfg->store && ckpt_take(n)) {
+        n->ckpt_err = rm_ckpt_job_save(n->ckpt, cfg->store, &n->ckpt_diag);
+        ckpt_finished(n);
+    }
     evaluate(n);
     if (n->loss_rows)
         res->train_loss = n->loss_sum / (double)n->loss_rows;

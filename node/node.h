@@ -77,6 +77,15 @@ typedef struct {
     double max_seconds;              /* stop after this long; 0: no limit */
     double linger_seconds;           /* once max_steps are done, keep
                                         gossiping this long, then stop */
+    struct rm_store *store;          /* checkpoints; NULL: none (borrowed) */
+    const char *model;               /* descriptor saved in each snapshot */
+    uint64_t ckpt_every_steps;       /* a snapshot every this many steps ... */
+    uint32_t ckpt_every_ms;          /* ... or this long, whichever first; and
+                                        one more on a clean stop */
+    const uint8_t *core_state;       /* a snapshot's core blobs to restore */
+    size_t core_state_len;
+    const uint8_t *core_bases;
+    size_t core_bases_len;
     FILE *log;                       /* status lines (stdout); NULL: none */
     FILE *err;                       /* connection log (stderr) */
 } rm_node_config;
@@ -87,6 +96,7 @@ typedef struct {
     uint64_t conns_accepted, conns_dialled, conns_failed, handshakes_refused;
     uint64_t handshake_timeouts, idle_closes;
     uint64_t wire_bytes_in, wire_bytes_out, frames_dropped;
+    uint64_t ckpt_saves, ckpt_failed, ckpt_last_step;
     uint32_t view;
 } rm_node_result;
 
