@@ -1,30 +1,40 @@
-/* bench_channel: what the secure channel costs over a real connection.
+/* bench_channel: what the secure channel costs, in memory and over a real
+ * connection, for each transport cipher.
  *
- * One TCP connection on 127.0.0.1 (an ephemeral port, blocking sockets,
- * TCP_NODELAY), two threads, and in one run:
+ *   0. in memory, one core, libsodium alone on 400,000-byte messages:
+ *      sealing and opening with crypto_secretstream_xchacha20poly1305 (the
+ *      channel's fallback), crypto_aead_aes256gcm (precomputed key, the
+ *      _afternm calls) and crypto_aead_chacha20poly1305_ietf; GB/s.
+ * Then one TCP connection on 127.0.0.1 (an ephemeral port, blocking
+ * sockets, TCP_NODELAY), two threads:
  *   1. plain: the sender writes FRAMES frames of 400,000 bytes (a 100k-float
  *      model) as `u32 length | payload`, the receiver reads them all; GB/s
  *      of payload.
- *   2. encrypted: the same frames through an rm_chan pair (handshake done
- *      in memory first): the sender does rm_chan_send + rm_chan_poll_out +
- *      write, the receiver read + rm_chan_recv + rm_chan_poll_frame; GB/s of
- *      payload, and its ratio to the plain rate.
- *   3. exchange: a push-pull over the encrypted channel: A sends its 400 KB
- *      model, B receives it fully and replies with its own, A receives it
- *      fully; EXCHANGES times, median and p99 in milliseconds.
+ * and for each cipher the channel runs here (secretstream; AES-256-GCM
+ * where the CPU has AES-NI), on an rm_chan pair that agreed on it:
+ *   2. seal/open: one core doing rm_chan_send + rm_chan_poll_out, and
+ *      rm_chan_recv + rm_chan_poll_frame, in memory: the ceiling of 3.
+ *   3. encrypted: the same frames as 1 through the channel: the sender does
+ *      rm_chan_send + rm_chan_poll_out + write, the receiver read +
+ *      rm_chan_recv + rm_chan_poll_frame; GB/s of payload, and its ratio to
+ *      the plain rate of this same run.
+ *   4. exchange: a push-pull over the channel: A sends its 400 KB model, B
+ *      receives it fully and replies with its own, A receives it fully;
+ *      EXCHANGES times, median and p99 in milliseconds.
  * Each rate is the best of 3 passes (the first one also warms the socket).
- * For scale it also prints the in-memory rate of one core doing only
- * rm_chan_send + rm_chan_poll_out (the cipher, no socket): the encrypted
- * rate cannot pass it.
  *
  * usage: bench_channel [FRAMES [EXCHANGES]]   (defaults 1000, 200)
- * prints: {"frame_bytes":..,"frames":..,"plain_gb_per_s":..,
- *          "enc_gb_per_s":..,"enc_ratio":..,"seal_gb_per_s":..,
- *          "exchanges":..,
- *          "exchange_ms_median":..,"exchange_ms_p99":..} */
+ * prints one JSON line: frame_bytes, frames, exchanges, plain_gb_per_s;
+ *   mem_{secretstream,aes256gcm,chacha20poly1305}_{seal,open} (GB/s);
+ *   per channel cipher C in {secretstream, aes256gcm} (absent without
+ *   AES-NI): C_seal_gb_per_s, C_open_gb_per_s, C_enc_gb_per_s, C_enc_ratio,
+ *   C_exchange_ms_median, C_exchange_ms_p99; and cipher (what two nodes
+ *   agree on here) with enc_gb_per_s, enc_ratio, seal_gb_per_s,
+ *   exchange_ms_median, exchange_ms_p99 for that cipher. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -243,6 +253,123 @@ static int cmp_double(const void *x, const void *y) {
     return (a > b) - (a < b);
 }
 
+/* ---- 0. libsodium alone, in memory */
+
+enum { PRIM_SS, PRIM_GCM, PRIM_CHACHA, PRIMS };
+static const char *const prim_name[PRIMS] = {"secretstream", "aes256gcm", "chacha20poly1305"};
+
+/* GB/s of sealing (open = false) or opening `frames` messages of
+ * FRAME_BYTES with primitive p; best of PASSES. Opening checks every MAC. */
+static double prim_rate(int p, bool open, long frames, const uint8_t *m, uint8_t *c,
+                        uint8_t *back) {
+    uint8_t k[32], hdr[crypto_secretstream_xchacha20poly1305_HEADERBYTES], nonce[12] = {0};
+    randombytes_buf(k, sizeof k);
+    crypto_aead_aes256gcm_state gcm;
+    if (p == PRIM_GCM)
+        crypto_aead_aes256gcm_beforenm(&gcm, k);
+    crypto_secretstream_xchacha20poly1305_state tx, rx;
+    const size_t clen = FRAME_BYTES + (p == PRIM_SS ? crypto_secretstream_xchacha20poly1305_ABYTES
+                                                    : 16);
+    double best = 1e30;
+    for (int pass = 0; pass < PASSES; pass++) {
+        crypto_secretstream_xchacha20poly1305_init_push(&tx, hdr, k);
+        crypto_secretstream_xchacha20poly1305_init_pull(&rx, hdr, k);
+        double t = 0;
+        for (long f = 0; f < frames; f++) {
+            memcpy(nonce, &f, sizeof f);
+            double t0 = now_s();
+            if (p == PRIM_SS)
+                crypto_secretstream_xchacha20poly1305_push(&tx, c, NULL, m, FRAME_BYTES, NULL, 0,
+                                                           0);
+            else if (p == PRIM_GCM)
+                crypto_aead_aes256gcm_encrypt_afternm(c, NULL, m, FRAME_BYTES, NULL, 0, NULL,
+                                                      nonce, &gcm);
+            else
+                crypto_aead_chacha20poly1305_ietf_encrypt(c, NULL, m, FRAME_BYTES, NULL, 0, NULL,
+                                                          nonce, k);
+            if (!open) {
+                t += now_s() - t0;
+                continue;
+            }
+            t0 = now_s();
+            int bad;
+            unsigned char tag;
+            if (p == PRIM_SS)
+                bad = crypto_secretstream_xchacha20poly1305_pull(&rx, back, NULL, &tag, c, clen,
+                                                                 NULL, 0);
+            else if (p == PRIM_GCM)
+                bad = crypto_aead_aes256gcm_decrypt_afternm(back, NULL, NULL, c, clen, NULL, 0,
+                                                            nonce, &gcm);
+            else
+                bad = crypto_aead_chacha20poly1305_ietf_decrypt(back, NULL, NULL, c, clen, NULL,
+                                                                0, nonce, k);
+            t += now_s() - t0;
+            if (bad)
+                die("open");
+        }
+        if (pass == PASSES - 1 && open && memcmp(back, m, FRAME_BYTES) != 0)
+            die("opened bytes differ");
+        if (t < best)
+            best = t;
+    }
+    return (double)frames * FRAME_BYTES / best / 1e9;
+}
+
+/* ---- 2. the channel in memory */
+
+/* The channel pair a dials b with, both taking only `cipher`; the
+ * handshake done in memory. */
+static void chan_pair(rm_chan **a, rm_chan **b, unsigned cipher, const rm_keypair *ka,
+                      const rm_keypair *kb, rm_keyset *allow, rm_chan_replay *replay,
+                      uint8_t *buf) {
+    rm_chan_config ci = {.role = RM_CHAN_INITIATOR, .self = ka, .peer_key = kb->pk,
+                         .ciphers = cipher};
+    rm_chan_config cr = {.role = RM_CHAN_RESPONDER, .self = kb, .allow = allow,
+                         .replay = replay, .ciphers = cipher};
+    uint64_t t = wall_us();
+    if (rm_chan_new(a, &ci, t) != RM_OK || rm_chan_new(b, &cr, t) != RM_OK)
+        die("rm_chan_new");
+    pump(*a, *b, buf); /* message 1 */
+    pump(*b, *a, buf); /* message 2 */
+    pump(*a, *b, buf); /* key confirmation */
+    if (rm_chan_get_state(*a) != RM_CHAN_OPEN || rm_chan_get_state(*b) != RM_CHAN_OPEN ||
+        rm_chan_get_cipher(*a) != cipher)
+        die("handshake did not open");
+}
+
+/* One core: rm_chan_send + rm_chan_poll_out (seal), and rm_chan_recv +
+ * rm_chan_poll_frame of those bytes (open); GB/s each, best of PASSES. */
+static void chan_mem_rates(rm_chan *a, rm_chan *b, long frames, side *s, double *seal,
+                           double *open) {
+    double best_seal = 1e30, best_open = 1e30;
+    for (int pass = 0; pass < PASSES; pass++) {
+        double ts = 0, to = 0;
+        for (long k = 0; k < frames; k++) {
+            double t0 = now_s();
+            if (rm_chan_send(a, wall_us(), s->model, FRAME_BYTES) != RM_OK)
+                die("rm_chan_send");
+            size_t n = rm_chan_poll_out(a, s->wire, WIRE_CAP);
+            double t1 = now_s();
+            const uint8_t *d;
+            size_t len;
+            if (rm_chan_recv(b, s->wire, n) != RM_OK || !rm_chan_poll_frame(b, &d, &len) ||
+                len != FRAME_BYTES)
+                die("rm_chan_recv in memory");
+            to += now_s() - t1;
+            ts += t1 - t0;
+        }
+        best_seal = ts < best_seal ? ts : best_seal;
+        best_open = to < best_open ? to : best_open;
+    }
+    *seal = (double)frames * FRAME_BYTES / best_seal / 1e9;
+    *open = (double)frames * FRAME_BYTES / best_open / 1e9;
+}
+
+typedef struct {
+    const char *name;
+    double seal, open, enc, median, p99;
+} cipher_result;
+
 int main(int argc, char **argv) {
     long frames = argc > 1 ? atol(argv[1]) : 1000;
     long exchanges = argc > 2 ? atol(argv[2]) : 200;
@@ -252,6 +379,7 @@ int main(int argc, char **argv) {
     }
     if (sodium_init() < 0)
         die("sodium_init");
+    unsigned avail = rm_chan_ciphers_available();
 
     side a = {0}, b = {0};
     side *ss[2] = {&a, &b};
@@ -263,9 +391,19 @@ int main(int argc, char **argv) {
             die("malloc");
         randombytes_buf(ss[i]->model, FRAME_BYTES);
     }
-    connect_pair(&a.fd, &b.fd);
 
-    /* The channel pair: a dials b; b admits a by its allow-list. */
+    /* 0. libsodium alone. */
+    double prim[PRIMS][2];
+    for (int p = 0; p < PRIMS; p++) {
+        if (p == PRIM_GCM && !(avail & RM_CHAN_CIPHER_AES256GCM)) {
+            prim[p][0] = prim[p][1] = 0;
+            continue;
+        }
+        prim[p][0] = prim_rate(p, false, frames, a.model, a.wire, b.in);
+        prim[p][1] = prim_rate(p, true, frames, a.model, a.wire, b.in);
+    }
+
+    connect_pair(&a.fd, &b.fd);
     rm_keypair ka, kb;
     if (rm_keypair_generate(&ka) != RM_OK || rm_keypair_generate(&kb) != RM_OK)
         die("rm_keypair_generate");
@@ -273,66 +411,57 @@ int main(int argc, char **argv) {
     rm_chan_replay *replay = rm_chan_replay_new(0);
     if (!allow || !replay || rm_keyset_add(allow, ka.pk) != RM_OK)
         die("keyset");
-    rm_chan_config ci = {.role = RM_CHAN_INITIATOR, .self = &ka, .peer_key = kb.pk};
-    rm_chan_config cr = {.role = RM_CHAN_RESPONDER, .self = &kb, .allow = allow,
-                         .replay = replay};
-    uint64_t t = wall_us();
-    if (rm_chan_new(&a.ch, &ci, t) != RM_OK || rm_chan_new(&b.ch, &cr, t) != RM_OK)
-        die("rm_chan_new");
-    pump(a.ch, b.ch, a.wire); /* message 1 */
-    pump(b.ch, a.ch, b.wire); /* message 2 */
-    pump(a.ch, b.ch, a.wire); /* key confirmation */
-    if (rm_chan_get_state(a.ch) != RM_CHAN_OPEN || rm_chan_get_state(b.ch) != RM_CHAN_OPEN)
-        die("handshake did not open");
 
-    /* One core sealing frames in memory, on a channel pair of its own. */
-    rm_chan *sa, *sb;
-    rm_chan_replay *replay2 = rm_chan_replay_new(0);
-    cr.replay = replay2;
-    if (!replay2 || rm_chan_new(&sa, &ci, t + 1) != RM_OK ||
-        rm_chan_new(&sb, &cr, t + 1) != RM_OK)
-        die("rm_chan_new");
-    pump(sa, sb, a.wire);
-    pump(sb, sa, b.wire);
-    double seal_s = 1e30;
-    for (int pass = 0; pass < PASSES; pass++) {
-        double t0 = now_s();
-        for (long k = 0; k < frames; k++) {
-            if (rm_chan_send(sa, wall_us(), a.model, FRAME_BYTES) != RM_OK)
-                die("rm_chan_send");
-            while (rm_chan_poll_out(sa, a.wire, WIRE_CAP) > 0) {
-            }
-        }
-        double dt = now_s() - t0;
-        if (dt < seal_s)
-            seal_s = dt;
-    }
-    rm_chan_free(sa);
-    rm_chan_free(sb);
-    rm_chan_replay_free(replay2);
-
+    double bytes = (double)frames * FRAME_BYTES;
+    double plain = bytes / run_passes(&a, &b, JOB_PLAIN, frames, NULL) / 1e9;
     double *lat = calloc((size_t)exchanges, sizeof *lat);
     if (!lat)
         die("calloc");
-    double bytes = (double)frames * FRAME_BYTES;
-    double plain_s = run_passes(&a, &b, JOB_PLAIN, frames, NULL);
-    double enc_s = run_passes(&a, &b, JOB_ENC, frames, NULL);
-    (void)run_passes(&a, &b, JOB_EXCHANGE, exchanges, lat);
-    qsort(lat, (size_t)exchanges, sizeof *lat, cmp_double);
-    double median = exchanges % 2 ? lat[exchanges / 2]
+    static const unsigned ciphers[2] = {RM_CHAN_CIPHER_SECRETSTREAM, RM_CHAN_CIPHER_AES256GCM};
+    cipher_result res[2] = {{0}};
+    int nres = 0;
+    for (int c = 0; c < 2; c++) {
+        if (!(avail & ciphers[c]))
+            continue;
+        cipher_result *r = &res[nres++];
+        r->name = c ? "aes256gcm" : "secretstream";
+        rm_chan *ma, *mb;
+        chan_pair(&ma, &mb, ciphers[c], &ka, &kb, allow, replay, a.wire);
+        chan_mem_rates(ma, mb, frames, &a, &r->seal, &r->open);
+        rm_chan_free(ma);
+        rm_chan_free(mb);
+        chan_pair(&a.ch, &b.ch, ciphers[c], &ka, &kb, allow, replay, a.wire);
+        r->enc = bytes / run_passes(&a, &b, JOB_ENC, frames, NULL) / 1e9;
+        (void)run_passes(&a, &b, JOB_EXCHANGE, exchanges, lat);
+        qsort(lat, (size_t)exchanges, sizeof *lat, cmp_double);
+        r->median = exchanges % 2 ? lat[exchanges / 2]
                                   : 0.5 * (lat[exchanges / 2 - 1] + lat[exchanges / 2]);
-    long i99 = (long)((double)exchanges * 0.99 + 0.999999) - 1; /* nearest rank */
-    if (i99 < 0)
-        i99 = 0;
-    double plain = bytes / plain_s / 1e9, enc = bytes / enc_s / 1e9;
-    printf("{\"frame_bytes\":%u,\"frames\":%ld,\"plain_gb_per_s\":%.3f,\"enc_gb_per_s\":%.3f,"
-           "\"enc_ratio\":%.3f,\"seal_gb_per_s\":%.3f,\"exchanges\":%ld,"
-           "\"exchange_ms_median\":%.3f,\"exchange_ms_p99\":%.3f}\n",
-           FRAME_BYTES, frames, plain, enc, enc / plain, bytes / seal_s / 1e9, exchanges,
-           median, lat[i99]);
+        long i99 = (long)((double)exchanges * 0.99 + 0.999999) - 1; /* nearest rank */
+        r->p99 = lat[i99 < 0 ? 0 : i99];
+        rm_chan_free(a.ch);
+        rm_chan_free(b.ch);
+        a.ch = b.ch = NULL;
+    }
+    /* What two nodes agree on here: AES-256-GCM where it runs. */
+    const cipher_result *agreed = &res[nres - 1];
 
-    rm_chan_free(a.ch);
-    rm_chan_free(b.ch);
+    printf("{\"frame_bytes\":%u,\"frames\":%ld,\"exchanges\":%ld,\"plain_gb_per_s\":%.3f",
+           FRAME_BYTES, frames, exchanges, plain);
+    for (int p = 0; p < PRIMS; p++)
+        printf(",\"mem_%s_seal\":%.3f,\"mem_%s_open\":%.3f", prim_name[p], prim[p][0],
+               prim_name[p], prim[p][1]);
+    for (int c = 0; c < nres; c++)
+        printf(",\"%s_seal_gb_per_s\":%.3f,\"%s_open_gb_per_s\":%.3f,\"%s_enc_gb_per_s\":%.3f,"
+               "\"%s_enc_ratio\":%.3f,\"%s_exchange_ms_median\":%.3f,"
+               "\"%s_exchange_ms_p99\":%.3f",
+               res[c].name, res[c].seal, res[c].name, res[c].open, res[c].name, res[c].enc,
+               res[c].name, res[c].enc / plain, res[c].name, res[c].median, res[c].name,
+               res[c].p99);
+    printf(",\"cipher\":\"%s\",\"enc_gb_per_s\":%.3f,\"enc_ratio\":%.3f,\"seal_gb_per_s\":%.3f,"
+           "\"exchange_ms_median\":%.3f,\"exchange_ms_p99\":%.3f}\n",
+           agreed->name, agreed->enc, agreed->enc / plain, agreed->seal, agreed->median,
+           agreed->p99);
+
     rm_chan_replay_free(replay);
     rm_keyset_free(allow);
     rm_keypair_wipe(&ka);

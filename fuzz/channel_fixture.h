@@ -21,6 +21,9 @@
 #define FX_REKEY_US 1000000    /* one second */
 
 static rm_keypair fx_alice, fx_bob;
+/* Both sides' transport cipher for the current input: the first input byte
+ * picks secretstream or AES-256-GCM (where the CPU has it). */
+static unsigned fx_cipher = RM_CHAN_CIPHER_SECRETSTREAM;
 static rm_keyset *fx_allow;
 static uint8_t fx_nk[RM_CHAN_NETWORK_KEY_BYTES];
 
@@ -36,6 +39,13 @@ static void fx_random(void *ctx, uint8_t *buf, size_t n) {
 static void fx_plain(uint8_t *buf, size_t n, uint32_t k) {
     for (size_t i = 0; i < n; i++)
         buf[i] = (uint8_t)(k * 131u + i * 7u + (i >> 3));
+}
+
+/* Index 0: secretstream, 1: AES-256-GCM; returns the index in effect. */
+static int fx_set_cipher(int aes) {
+    aes = aes && (rm_chan_ciphers_available() & RM_CHAN_CIPHER_AES256GCM);
+    fx_cipher = aes ? RM_CHAN_CIPHER_AES256GCM : RM_CHAN_CIPHER_SECRETSTREAM;
+    return aes;
 }
 
 static void fx_init(void) {
@@ -57,7 +67,7 @@ static void fx_init(void) {
 static rm_chan_config fx_config(rm_chan_role role, rm_rng *rng, rm_chan_replay *t) {
     rm_chan_config c = {.role = role, .network_key = fx_nk, .frame_bytes_max = FX_FRAME_MAX,
                         .rekey_bytes = FX_REKEY_BYTES, .rekey_interval_us = FX_REKEY_US,
-                        .random = fx_random, .random_ctx = rng};
+                        .random = fx_random, .random_ctx = rng, .ciphers = fx_cipher};
     if (role == RM_CHAN_INITIATOR) {
         c.self = &fx_alice;
         c.peer_key = fx_bob.pk;

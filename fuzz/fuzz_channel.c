@@ -1,6 +1,7 @@
 /* libFuzzer target for the secure channel (node/channel.c): the handshake
- * readers and the frame reader. The first input byte picks a mode, the
- * second is a knob (chunk size, end of connection); the rest is:
+ * readers and the frame reader. The first input byte picks a mode (its low
+ * two bits) and the transport cipher (bit 2: secretstream or AES-256-GCM),
+ * the second is a knob (chunk size, end of connection); the rest is:
  *
  *   0  bytes to a fresh responder, as message 1 and whatever follows;
  *   1  bytes to a fresh initiator, as message 2 and whatever follows;
@@ -29,22 +30,27 @@
 
 #define LINK_BYTES (1u << 15)
 
-static uint8_t g_msg1[RM_CHAN_MSG1_BYTES], g_msg2[RM_CHAN_MSG2_BYTES];
+/* The genuine handshake messages, per cipher (message 1 carries the offer). */
+static uint8_t g_msg1s[2][RM_CHAN_MSG1_BYTES], g_msg2s[2][RM_CHAN_MSG2_BYTES];
+static const uint8_t *g_msg1, *g_msg2;
 static uint8_t plain[3 * 256], expect[3 * 256];
 
 static void genuine_init(void) {
     static int done;
     if (done)
         return;
-    rm_chan *i, *r;
-    rm_rng ri, rr;
-    rm_chan_replay *t = rm_chan_replay_new(8);
-    if (!t)
-        abort();
-    fx_establish(&i, &r, &ri, &rr, t, g_msg1, g_msg2, NULL);
-    rm_chan_free(i);
-    rm_chan_free(r);
-    rm_chan_replay_free(t);
+    for (int c = 0; c < 2; c++) {
+        rm_chan *i, *r;
+        rm_rng ri, rr;
+        rm_chan_replay *t = rm_chan_replay_new(8);
+        if (!t)
+            abort();
+        fx_set_cipher(c);
+        fx_establish(&i, &r, &ri, &rr, t, g_msg1s[c], g_msg2s[c], NULL);
+        rm_chan_free(i);
+        rm_chan_free(r);
+        rm_chan_replay_free(t);
+    }
     done = 1;
 }
 
@@ -116,12 +122,13 @@ static void raw_responder(const uint8_t *data, size_t size, uint8_t knob) {
         abort();
     feed(r, data, size, knob);
     uint8_t h[RM_CHAN_HASH_BYTES];
-    bool genuine = size >= sizeof g_msg1 && memcmp(data, g_msg1, sizeof g_msg1) == 0;
+    bool genuine = size >= RM_CHAN_MSG1_BYTES && memcmp(data, g_msg1, RM_CHAN_MSG1_BYTES) == 0;
     if (rm_chan_handshake_hash(r, h) != genuine)
         abort(); /* answered a forged message 1, or refused the genuine one */
     uint8_t out[RM_CHAN_MSG2_BYTES];
     size_t n = rm_chan_poll_out(r, out, sizeof out);
-    if (n != 0 && (n != sizeof out || memcmp(out, g_msg2, sizeof out) != 0))
+    if (n != 0 && (n != sizeof out || memcmp(out, g_msg2, sizeof out) != 0 ||
+                   rm_chan_get_cipher(r) != fx_cipher))
         abort();
     rm_chan_free(r);
     rm_chan_replay_free(t);
@@ -134,11 +141,12 @@ static void raw_initiator(const uint8_t *data, size_t size, uint8_t knob) {
     rm_chan *i;
     uint8_t out[RM_CHAN_MSG1_BYTES];
     if (rm_chan_new(&i, &ci, FX_NOW) != RM_OK ||
-        rm_chan_poll_out(i, out, sizeof out) != sizeof out || memcmp(out, g_msg1, sizeof out))
+        rm_chan_poll_out(i, out, sizeof out) != sizeof out ||
+        memcmp(out, g_msg1, sizeof out) != 0)
         abort();
     feed(i, data, size, knob);
     uint8_t h[RM_CHAN_HASH_BYTES];
-    bool genuine = size >= sizeof g_msg2 && memcmp(data, g_msg2, sizeof g_msg2) == 0;
+    bool genuine = size >= RM_CHAN_MSG2_BYTES && memcmp(data, g_msg2, RM_CHAN_MSG2_BYTES) == 0;
     if (rm_chan_handshake_hash(i, h) != genuine)
         abort(); /* opened on a forged message 2, or refused the genuine one */
     rm_chan_free(i);
@@ -288,6 +296,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 2)
         return 0;
     uint8_t mode = data[0] % 4, knob = data[1];
+    int c = fx_set_cipher(data[0] >> 2 & 1);
+    g_msg1 = g_msg1s[c];
+    g_msg2 = g_msg2s[c];
     data += 2;
     size -= 2;
     switch (mode) {

@@ -1,6 +1,7 @@
 /* Writes the seed corpus of fuzz_channel into the folder given: genuine
  * handshake messages and frames of the fixed session (channel_fixture.h)
- * for modes 0-2, and a few scripts for mode 3 (scripts/fuzz.sh runs it).
+ * for modes 0-2, and a few scripts for mode 3, once per transport cipher
+ * (scripts/fuzz.sh runs it).
  *   gen_channel_seeds DIR */
 #include <stdio.h>
 
@@ -9,9 +10,10 @@
 static uint8_t seed[1 << 14];
 static size_t seed_len;
 static int nfiles, bad;
+static uint8_t cipher_bit; /* 4 for AES-256-GCM seeds, 0 for secretstream */
 
 static void begin(uint8_t mode, uint8_t knob) {
-    seed[0] = mode;
+    seed[0] = mode | cipher_bit;
     seed[1] = knob;
     seed_len = 2;
 }
@@ -53,16 +55,10 @@ static void add_frames(rm_chan *ch, const size_t *sizes, size_t n, uint64_t now,
     add(wire, got);
 }
 
-int main(int argc, char **argv) {
-    if (argc != 2) {
-        fprintf(stderr, "usage: gen_channel_seeds DIR\n");
-        return 2;
-    }
-    const char *dir = argv[1];
+/* The seeds of one cipher (fx_cipher, and cipher_bit in the mode byte). */
+static void write_seeds(const char *dir) {
     static const size_t sizes[] = {0, 40, 300, 512, 100, 7}; /* 512 + 300 > rekey */
     uint8_t msg1[RM_CHAN_MSG1_BYTES], msg2[RM_CHAN_MSG2_BYTES], confirm[RM_CHAN_FRAME_OVERHEAD];
-    fx_init();
-
     for (int variant = 0; variant < 3; variant++) {
         rm_chan *i, *r;
         rm_rng ri, rr;
@@ -112,6 +108,22 @@ int main(int argc, char **argv) {
         begin(3, 0);
         add(scripts[k], sizeof scripts[k]);
         finish(dir);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen_channel_seeds DIR\n");
+        return 2;
+    }
+    const char *dir = argv[1];
+    fx_init();
+    for (int c = 0; c < 2; c++) {
+        int aes = fx_set_cipher(c);
+        if (c && !aes)
+            break; /* no AES-NI here: the secretstream seeds only */
+        cipher_bit = (uint8_t)(aes << 2);
+        write_seeds(dir);
     }
     if (bad) {
         fprintf(stderr, "gen_channel_seeds: cannot write seeds into %s\n", dir);

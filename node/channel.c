@@ -12,7 +12,11 @@
  * hash and KDF is BLAKE2b through crypto_generichash, keyed where Noise uses
  * HMAC; ck starts keyed by the network key, so every derived key depends on
  * it; each AEAD key also hashes h, and the two transport keys also hash both
- * static public keys; the transport is one secretstream per direction. */
+ * static public keys and the transport cipher; the transport is one
+ * secretstream per direction, or AES-256-GCM with counter nonces when both
+ * sides can (message 1's payload offers, message 2's payload chooses; both
+ * are encrypted, authenticated and in h, so nobody can downgrade the
+ * choice without breaking the handshake). */
 #include "node/channel.h"
 
 #include <stdarg.h>
@@ -27,14 +31,29 @@
 #define TAG crypto_aead_chacha20poly1305_ietf_ABYTES       /* 16 */
 #define SS_HEADER crypto_secretstream_xchacha20poly1305_HEADERBYTES /* 24 */
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES     /* 17 */
+#define GCM_ABYTES crypto_aead_aes256gcm_ABYTES                    /* 16 */
+#define GCM_NONCE crypto_aead_aes256gcm_NPUBBYTES                    /* 12 */
 #define TS_BYTES 8
+#define CIPHER_BYTES 1   /* the offer (message 1) and the choice (message 2) */
 
 /* Message bodies (after the u32 length): type, ephemeral key, then AEAD
  * ciphertexts. */
 #define MSG1_TYPE 0x01
 #define MSG2_TYPE 0x02
-#define MSG1_BODY (1 + KEY + (KEY + TAG) + (TS_BYTES + SS_HEADER + TAG)) /* 129 */
-#define MSG2_BODY (1 + KEY + (SS_HEADER + TAG))                          /* 73 */
+#define MSG1_PAYLOAD (TS_BYTES + SS_HEADER + CIPHER_BYTES)                 /* 33 */
+#define MSG2_PAYLOAD (CIPHER_BYTES + SS_HEADER)                           /* 25 */
+#define MSG1_BODY (1 + KEY + (KEY + TAG) + (MSG1_PAYLOAD + TAG))           /* 130 */
+#define MSG2_BODY (1 + KEY + (MSG2_PAYLOAD + TAG))                         /* 74 */
+
+/* An AES-GCM key is retired (the frame that reaches this count carries
+ * TAG_REKEY) long before its 64-bit frame counter could wrap; 64 MiB or 2
+ * minutes retire it first in practice. */
+#define GCM_FRAMES_PER_KEY (1ull << 31)
+
+/* Frame tags: secretstream's own values, which the AES-GCM frames reuse. */
+#define TAG_MESSAGE crypto_secretstream_xchacha20poly1305_TAG_MESSAGE
+#define TAG_REKEY crypto_secretstream_xchacha20poly1305_TAG_REKEY
+#define TAG_FINAL crypto_secretstream_xchacha20poly1305_TAG_FINAL
 
 _Static_assert(4 + MSG1_BODY == RM_CHAN_MSG1_BYTES, "message 1 size");
 _Static_assert(4 + MSG2_BODY == RM_CHAN_MSG2_BYTES, "message 2 size");
@@ -43,10 +62,14 @@ _Static_assert(KEY == RM_KEY_BYTES, "X25519 key size");
 _Static_assert(crypto_generichash_BYTES == HASH, "BLAKE2b-256");
 _Static_assert(crypto_secretstream_xchacha20poly1305_KEYBYTES == HASH, "stream key size");
 _Static_assert(crypto_aead_chacha20poly1305_ietf_KEYBYTES == HASH, "AEAD key size");
+_Static_assert(crypto_aead_aes256gcm_KEYBYTES == HASH, "AES-256-GCM key size");
+_Static_assert(1 + GCM_ABYTES == SS_ABYTES, "both ciphers: the same frame overhead");
+_Static_assert(GCM_NONCE == 12, "a 96-bit GCM nonce");
 
 /* Names the protocol, its version and its primitives: both sides hash it
  * first, so that any other protocol or version derives other keys. */
-static const char protocol_name[] = "rumor-chan/1 IK X25519 ChaChaPoly BLAKE2b secretstream";
+static const char protocol_name[] =
+    "rumor-chan/2 IK X25519 ChaChaPoly BLAKE2b secretstream AES256GCM";
 
 /* Buffers of a finished frame are kept for the next one up to this size;
  * a larger one is freed at once so that an idle channel holds little. */
@@ -91,8 +114,13 @@ struct rm_chan {
     uint8_t hdr_tx[SS_HEADER];
     bool have_hash;
 
-    /* transport */
+    /* transport: the cipher both sides agreed on, and its state */
+    uint8_t ciphers;               /* what this side accepts (a bit set) */
+    uint8_t cipher;                /* the one chosen; 0 before the split */
     crypto_secretstream_xchacha20poly1305_state tx, rx;
+    crypto_aead_aes256gcm_state gcm_tx, gcm_rx;    /* AES round keys */
+    uint8_t gcm_tx_key[HASH], gcm_rx_key[HASH];    /* for the next rekey */
+    uint64_t gcm_tx_n, gcm_rx_n;   /* frames under the current key: the nonce */
     bool tx_final, rx_final;
     bool tx_key_used;
     uint64_t tx_key_since_us, tx_key_bytes;
@@ -149,6 +177,10 @@ static void wipe_secrets(rm_chan *ch) {
     sodium_memzero(ch->nk, sizeof ch->nk);
     sodium_memzero(&ch->tx, sizeof ch->tx);
     sodium_memzero(&ch->rx, sizeof ch->rx);
+    sodium_memzero(&ch->gcm_tx, sizeof ch->gcm_tx);
+    sodium_memzero(&ch->gcm_rx, sizeof ch->gcm_rx);
+    sodium_memzero(ch->gcm_tx_key, sizeof ch->gcm_tx_key);
+    sodium_memzero(ch->gcm_rx_key, sizeof ch->gcm_rx_key);
 }
 
 static void free_frames(rm_chan *ch) {
@@ -295,24 +327,55 @@ static void stream_init_push(crypto_secretstream_xchacha20poly1305_state *st,
     crypto_secretstream_xchacha20poly1305_init_pull(st, hdr, k);
 }
 
-/* The transport keys, one per direction, and the two streams: each side
- * pushes with its own header and pulls with the header the OTHER side sent.
- *     k_i2r = BLAKE2b(key = ck, 0x03 || h || S_i || S_r)
- *     k_r2i = BLAKE2b(key = ck, 0x04 || h || S_i || S_r)            */
+/* An AES-GCM key's successor: k' = BLAKE2b(key = k, 0x05); the old key and
+ * its round keys are overwritten, so a later compromise cannot read back. */
+static void gcm_rekey(crypto_aead_aes256gcm_state *st, uint8_t k[HASH], uint64_t *n) {
+    static const uint8_t five[1] = {0x05};
+    uint8_t next[HASH];
+    crypto_generichash(next, HASH, five, 1, k, HASH);
+    memcpy(k, next, HASH);
+    sodium_memzero(next, sizeof next);
+    crypto_aead_aes256gcm_beforenm(st, k);
+    *n = 0;
+}
+
+/* Frame n's nonce: n as 8 little-endian bytes, then 4 zero bytes. Each
+ * key is used by one direction of one session and n never repeats under
+ * it (it restarts only with a new key), so no nonce is used twice. */
+static void gcm_nonce(uint8_t nonce[GCM_NONCE], uint64_t n) {
+    put_u64(nonce, n);
+    memset(nonce + 8, 0, GCM_NONCE - 8);
+}
+
+/* The transport keys, one per direction, bound to the chosen cipher, and
+ * the two streams: each side pushes with its own header and pulls with
+ * the header the OTHER side sent.
+ *     k_i2r = BLAKE2b(key = ck, 0x03 || h || S_i || S_r || cipher)
+ *     k_r2i = BLAKE2b(key = ck, 0x04 || h || S_i || S_r || cipher)
+ * With AES-256-GCM the keys key one GCM state per direction instead. */
 static void split(rm_chan *ch, const uint8_t hdr_rx[SS_HEADER]) {
     bool ini = ch->role == RM_CHAN_INITIATOR;
     const uint8_t *s_i = ini ? ch->self.pk : ch->peer_pk;
     const uint8_t *s_r = ini ? ch->peer_pk : ch->self.pk;
-    uint8_t in[1 + HASH + 2 * KEY], k_i2r[HASH], k_r2i[HASH];
+    uint8_t in[1 + HASH + 2 * KEY + CIPHER_BYTES], k_i2r[HASH], k_r2i[HASH];
     memcpy(in + 1, ch->h, HASH);
     memcpy(in + 1 + HASH, s_i, KEY);
     memcpy(in + 1 + HASH + KEY, s_r, KEY);
+    in[1 + HASH + 2 * KEY] = ch->cipher;
     in[0] = 0x03;
     crypto_generichash(k_i2r, HASH, in, sizeof in, ch->ck, HASH);
     in[0] = 0x04;
     crypto_generichash(k_r2i, HASH, in, sizeof in, ch->ck, HASH);
-    stream_init_push(&ch->tx, ch->hdr_tx, ini ? k_i2r : k_r2i);
-    crypto_secretstream_xchacha20poly1305_init_pull(&ch->rx, hdr_rx, ini ? k_r2i : k_i2r);
+    if (ch->cipher == RM_CHAN_CIPHER_AES256GCM) {
+        memcpy(ch->gcm_tx_key, ini ? k_i2r : k_r2i, HASH);
+        memcpy(ch->gcm_rx_key, ini ? k_r2i : k_i2r, HASH);
+        crypto_aead_aes256gcm_beforenm(&ch->gcm_tx, ch->gcm_tx_key);
+        crypto_aead_aes256gcm_beforenm(&ch->gcm_rx, ch->gcm_rx_key);
+        ch->gcm_tx_n = ch->gcm_rx_n = 0;
+    } else {
+        stream_init_push(&ch->tx, ch->hdr_tx, ini ? k_i2r : k_r2i);
+        crypto_secretstream_xchacha20poly1305_init_pull(&ch->rx, hdr_rx, ini ? k_r2i : k_i2r);
+    }
     sodium_memzero(k_i2r, sizeof k_i2r);
     sodium_memzero(k_r2i, sizeof k_r2i);
     /* The handshake's secrets are spent: only the two stream states remain. */
@@ -323,13 +386,26 @@ static void split(rm_chan *ch, const uint8_t hdr_rx[SS_HEADER]) {
     ch->have_hash = true;
 }
 
-/* Queues one transport frame: u32 length, then the secretstream message. */
+/* Queues one transport frame: u32 length, then the secretstream message;
+ * or, with AES-256-GCM, the tag byte, the ciphertext and its 16-byte MAC,
+ * the length and the tag authenticated as associated data. A TAG_REKEY
+ * frame is the last under its key. */
 static rm_err push_frame(rm_chan *ch, const uint8_t *m, size_t len, uint8_t tag) {
     uint8_t *p = out_reserve(ch, RM_CHAN_FRAME_OVERHEAD + len);
     if (!p)
         return RM_ENOMEM;
     put_u32(p, (uint32_t)(SS_ABYTES + len));
-    crypto_secretstream_xchacha20poly1305_push(&ch->tx, p + 4, NULL, m, len, NULL, 0, tag);
+    if (ch->cipher == RM_CHAN_CIPHER_AES256GCM) {
+        uint8_t nonce[GCM_NONCE];
+        p[4] = tag;
+        gcm_nonce(nonce, ch->gcm_tx_n++);
+        crypto_aead_aes256gcm_encrypt_afternm(p + 5, NULL, m, len, p, 5, NULL, nonce,
+                                              &ch->gcm_tx);
+        if (tag == TAG_REKEY)
+            gcm_rekey(&ch->gcm_tx, ch->gcm_tx_key, &ch->gcm_tx_n);
+    } else {
+        crypto_secretstream_xchacha20poly1305_push(&ch->tx, p + 4, NULL, m, len, NULL, 0, tag);
+    }
     ch->out_len += RM_CHAN_FRAME_OVERHEAD + len;
     ch->stats.frames_sent++;
     ch->stats.bytes_sent += len;
@@ -457,7 +533,7 @@ static rm_err write_msg1(rm_chan *ch, uint64_t now_us) {
     uint8_t *m = out_reserve(ch, RM_CHAN_MSG1_BYTES);
     if (!m)
         return RM_ENOMEM;
-    uint8_t k[HASH], shared[KEY], payload[TS_BYTES + SS_HEADER];
+    uint8_t k[HASH], shared[KEY], payload[MSG1_PAYLOAD];
     rm_err err = RM_OK;
     put_u32(m, MSG1_BODY);
     m[4] = MSG1_TYPE;
@@ -484,6 +560,7 @@ static rm_err write_msg1(rm_chan *ch, uint64_t now_us) {
     put_u64(payload, now_us);
     ch->random(ch->random_ctx, ch->hdr_tx, SS_HEADER);
     memcpy(payload + TS_BYTES, ch->hdr_tx, SS_HEADER);
+    payload[TS_BYTES + SS_HEADER] = ch->ciphers; /* the offer */
     seal(c_p, payload, sizeof payload, ch->h, k);
     mix_hash(ch->h, c_p, sizeof payload + TAG);
     ch->out_len += RM_CHAN_MSG1_BYTES;
@@ -493,12 +570,12 @@ out:
     return err;
 }
 
-/* Responder: <- e, ee, se, payload (stream header). */
+/* Responder: <- e, ee, se, payload (the chosen cipher, stream header). */
 static rm_err write_msg2(rm_chan *ch, const uint8_t e_i[KEY], const uint8_t hdr_rx[SS_HEADER]) {
     uint8_t *m = out_reserve(ch, RM_CHAN_MSG2_BYTES);
     if (!m)
         return fail(ch, RM_ENOMEM, "peer %s: out of memory for handshake message 2", who(ch));
-    uint8_t k[HASH], shared[KEY];
+    uint8_t k[HASH], shared[KEY], payload[MSG2_PAYLOAD];
     put_u32(m, MSG2_BODY);
     m[4] = MSG2_TYPE;
     uint8_t *e = m + 5, *c_p = e + KEY;
@@ -515,8 +592,10 @@ static rm_err write_msg2(rm_chan *ch, const uint8_t e_i[KEY], const uint8_t hdr_
     if (ok) {
         mix_key(ch->ck, k, shared, ch->h);
         ch->random(ch->random_ctx, ch->hdr_tx, SS_HEADER);
-        seal(c_p, ch->hdr_tx, SS_HEADER, ch->h, k);
-        mix_hash(ch->h, c_p, SS_HEADER + TAG);
+        payload[0] = ch->cipher;
+        memcpy(payload + CIPHER_BYTES, ch->hdr_tx, SS_HEADER);
+        seal(c_p, payload, sizeof payload, ch->h, k);
+        mix_hash(ch->h, c_p, sizeof payload + TAG);
         ch->out_len += RM_CHAN_MSG2_BYTES;
         split(ch, hdr_rx);
         ch->st = ST_WAIT_CONFIRM;
@@ -537,7 +616,7 @@ static rm_err write_msg2(rm_chan *ch, const uint8_t e_i[KEY], const uint8_t hdr_
  * timing). Message 2 is written only after both checks: a refused peer
  * learns nothing about us. */
 static rm_err read_msg1(rm_chan *ch, const uint8_t *b) {
-    uint8_t k[HASH], shared[KEY], payload[TS_BYTES + SS_HEADER];
+    uint8_t k[HASH], shared[KEY], payload[MSG1_PAYLOAD];
     const uint8_t *e_i = b + 1, *c_s = e_i + KEY, *c_p = c_s + KEY + TAG;
     rm_err err = RM_OK;
     if (b[0] != MSG1_TYPE)
@@ -584,6 +663,19 @@ static rm_err read_msg1(rm_chan *ch, const uint8_t *b) {
                    (unsigned long long)last);
         goto out;
     }
+    /* The cipher: AES-256-GCM when both sides take it, else secretstream.
+     * The offer came encrypted under k2 and is in h, and so is the choice
+     * in message 2: an attacker can change neither without failing a MAC. */
+    uint8_t common = payload[TS_BYTES + SS_HEADER] & ch->ciphers;
+    ch->cipher = common & RM_CHAN_CIPHER_AES256GCM     ? RM_CHAN_CIPHER_AES256GCM
+                 : common & RM_CHAN_CIPHER_SECRETSTREAM ? RM_CHAN_CIPHER_SECRETSTREAM
+                                                        : 0;
+    if (!ch->cipher) {
+        err = fail(ch, RM_ECHAN_MALFORMED, "peer %s: no transport cipher in common (it "
+                   "offers 0x%02x, this side takes 0x%02x)", who(ch),
+                   payload[TS_BYTES + SS_HEADER], ch->ciphers);
+        goto out;
+    }
     rm_chan_replay_put(ch->replay, ch->peer_pk, ts);
     err = write_msg2(ch, e_i, payload + TS_BYTES);
 out:
@@ -600,7 +692,7 @@ static const uint8_t empty[1];
 /* Initiator: reads <- e, ee, se, payload; then queues the key confirmation
  * (an empty frame) that opens the channel at the responder. */
 static rm_err read_msg2(rm_chan *ch, const uint8_t *b) {
-    uint8_t k[HASH], shared[KEY], hdr_rx[SS_HEADER];
+    uint8_t k[HASH], shared[KEY], payload[MSG2_PAYLOAD];
     const uint8_t *e_r = b + 1, *c_p = e_r + KEY;
     rm_err err = RM_OK;
     if (b[0] != MSG2_TYPE)
@@ -618,26 +710,58 @@ static rm_err read_msg2(rm_chan *ch, const uint8_t *b) {
         goto out;
     }
     mix_key(ch->ck, k, shared, ch->h);
-    if (!open_sealed(hdr_rx, c_p, SS_HEADER + TAG, ch->h, k)) {
+    if (!open_sealed(payload, c_p, sizeof payload + TAG, ch->h, k)) {
         err = fail(ch, RM_ECHAN_AUTH, "responder %s: handshake message 2 does not "
                    "authenticate: wrong responder key or network key, stale, or tampered",
                    who(ch));
         goto out;
     }
-    mix_hash(ch->h, c_p, SS_HEADER + TAG);
-    split(ch, hdr_rx);
+    /* The responder must choose one cipher that this side offered. */
+    if ((payload[0] != RM_CHAN_CIPHER_SECRETSTREAM && payload[0] != RM_CHAN_CIPHER_AES256GCM) ||
+        !(payload[0] & ch->ciphers)) {
+        err = fail(ch, RM_ECHAN_MALFORMED, "responder %s: chose transport cipher 0x%02x, which "
+                   "this side did not offer (0x%02x)", who(ch), payload[0], ch->ciphers);
+        goto out;
+    }
+    ch->cipher = payload[0];
+    mix_hash(ch->h, c_p, sizeof payload + TAG);
+    split(ch, payload + CIPHER_BYTES);
     ch->peer_proven = true;
     ch->st = ST_OPEN;
-    if (push_frame(ch, empty, 0, crypto_secretstream_xchacha20poly1305_TAG_MESSAGE) != RM_OK)
+    if (push_frame(ch, empty, 0, TAG_MESSAGE) != RM_OK)
         err = fail(ch, RM_ENOMEM, "responder %s: out of memory for the key confirmation",
                    who(ch));
 out:
     sodium_memzero(k, sizeof k);
     sodium_memzero(shared, sizeof shared);
+    sodium_memzero(payload, sizeof payload);
     return err;
 }
 
 /* ---- transport frames */
+
+/* Decrypts one frame's body into m: the secretstream message, or the tag
+ * byte and the AES-GCM ciphertext (length and tag as associated data, the
+ * next counter as nonce). False when it does not authenticate. */
+static bool open_frame(rm_chan *ch, uint8_t *m, unsigned char *tag, const uint8_t *c,
+                       size_t clen) {
+    if (ch->cipher != RM_CHAN_CIPHER_AES256GCM)
+        return crypto_secretstream_xchacha20poly1305_pull(&ch->rx, m, NULL, tag, c, clen, NULL,
+                                                          0) == 0;
+    uint8_t ad[5], nonce[GCM_NONCE];
+    put_u32(ad, (uint32_t)clen);
+    ad[4] = c[0];
+    gcm_nonce(nonce, ch->gcm_rx_n);
+    if (crypto_aead_aes256gcm_decrypt_afternm(m, NULL, NULL, c + 1, clen - 1, ad, sizeof ad,
+                                              nonce, &ch->gcm_rx) != 0)
+        return false;
+    *tag = c[0];
+    if (++ch->gcm_rx_n >= GCM_FRAMES_PER_KEY && *tag == TAG_MESSAGE)
+        return false; /* the sender had to rekey by now: no more frames */
+    if (*tag == TAG_REKEY)
+        gcm_rekey(&ch->gcm_rx, ch->gcm_rx_key, &ch->gcm_rx_n);
+    return true;
+}
 
 /* One complete frame's ciphertext (clen >= SS_ABYTES, checked). */
 static rm_err read_frame(rm_chan *ch, const uint8_t *c, size_t clen) {
@@ -647,8 +771,7 @@ static rm_err read_frame(rm_chan *ch, const uint8_t *c, size_t clen) {
     if (!f)
         return fail(ch, RM_ENOMEM, "peer %s: out of memory for a %zu-byte frame", who(ch), mlen);
     unsigned char tag = 0;
-    if (crypto_secretstream_xchacha20poly1305_pull(&ch->rx, f->data, NULL, &tag, c, clen, NULL,
-                                                   0) != 0) {
+    if (!open_frame(ch, f->data, &tag, c, clen)) {
         free(f);
         return fail(ch, RM_ECHAN_AUTH, "peer %s: frame %llu failed authentication (tampered, "
                     "cut, reordered, duplicated, replayed or from another session)", who(ch), nr);
@@ -656,7 +779,7 @@ static rm_err read_frame(rm_chan *ch, const uint8_t *c, size_t clen) {
     ch->stats.frames_recv++;
     if (ch->st == ST_WAIT_CONFIRM) {
         free(f);
-        if (tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE || mlen != 0)
+        if (tag != TAG_MESSAGE || mlen != 0)
             return fail(ch, RM_ECHAN_MALFORMED, "peer %s: first frame is not the key "
                         "confirmation", who(ch));
         ch->peer_proven = true;
@@ -664,12 +787,12 @@ static rm_err read_frame(rm_chan *ch, const uint8_t *c, size_t clen) {
         return RM_OK;
     }
     switch (tag) {
-    case crypto_secretstream_xchacha20poly1305_TAG_MESSAGE:
+    case TAG_MESSAGE:
         break;
-    case crypto_secretstream_xchacha20poly1305_TAG_REKEY: /* pull has rekeyed rx already */
+    case TAG_REKEY: /* open_frame (or pull) has rekeyed rx already */
         ch->stats.rekeys_recv++;
         break;
-    case crypto_secretstream_xchacha20poly1305_TAG_FINAL:
+    case TAG_FINAL:
         free(f);
         if (mlen != 0)
             return fail(ch, RM_ECHAN_MALFORMED, "peer %s: final frame carries %zu bytes",
@@ -751,6 +874,9 @@ rm_err rm_chan_new(rm_chan **out, const rm_chan_config *cfg, uint64_t now_us) {
         return RM_EINVAL;
     if (sodium_init() < 0)
         return RM_EIO;
+    unsigned ciphers = cfg->ciphers ? cfg->ciphers : RM_CHAN_CIPHERS_ALL;
+    if (ciphers & ~(unsigned)RM_CHAN_CIPHERS_ALL || !(ciphers &= rm_chan_ciphers_available()))
+        return RM_EINVAL;
     if ((ini && rm_key_is_weak(cfg->peer_key)) || rm_key_is_weak(cfg->self->pk) ||
         (cfg->network_key && sodium_is_zero(cfg->network_key, RM_CHAN_NETWORK_KEY_BYTES)))
         return RM_ECHAN_BAD_KEY;
@@ -759,6 +885,7 @@ rm_err rm_chan_new(rm_chan **out, const rm_chan_config *cfg, uint64_t now_us) {
     if (!ch)
         return RM_ENOMEM;
     ch->role = cfg->role;
+    ch->ciphers = (uint8_t)ciphers;
     ch->self = *cfg->self;
     if (cfg->network_key)
         memcpy(ch->nk, cfg->network_key, sizeof ch->nk);
@@ -900,13 +1027,13 @@ rm_err rm_chan_send(rm_chan *ch, uint64_t now_us, const uint8_t *data, size_t le
     bool full = len >= ch->rekey_bytes - ch->tx_key_bytes;
     bool old = ch->tx_key_used && (now_us < ch->tx_key_since_us ||
                                    now_us - ch->tx_key_since_us >= ch->rekey_interval_us);
-    uint8_t tag = full || old ? crypto_secretstream_xchacha20poly1305_TAG_REKEY
-                              : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE;
+    bool worn = ch->cipher == RM_CHAN_CIPHER_AES256GCM && ch->gcm_tx_n + 1 >= GCM_FRAMES_PER_KEY;
+    uint8_t tag = full || old || worn ? TAG_REKEY : TAG_MESSAGE;
     rm_err err = push_frame(ch, len ? data : empty, len, tag);
     if (err)
         return err;
-    if (tag == crypto_secretstream_xchacha20poly1305_TAG_REKEY) {
-        ch->tx_key_used = false; /* push has rekeyed tx already */
+    if (tag == TAG_REKEY) {
+        ch->tx_key_used = false; /* push_frame has rekeyed tx already */
         ch->tx_key_bytes = 0;
         ch->stats.rekeys_sent++;
     } else {
@@ -922,7 +1049,7 @@ rm_err rm_chan_send(rm_chan *ch, uint64_t now_us, const uint8_t *data, size_t le
 rm_err rm_chan_close(rm_chan *ch) {
     if (ch->st != ST_OPEN || ch->tx_final)
         return RM_ECHAN_STATE;
-    rm_err err = push_frame(ch, empty, 0, crypto_secretstream_xchacha20poly1305_TAG_FINAL);
+    rm_err err = push_frame(ch, empty, 0, TAG_FINAL);
     if (err)
         return err;
     ch->tx_final = true;
@@ -982,4 +1109,26 @@ bool rm_chan_handshake_hash(const rm_chan *ch, uint8_t out[RM_CHAN_HASH_BYTES]) 
 
 void rm_chan_get_stats(const rm_chan *ch, rm_chan_stats *out) {
     *out = ch->stats;
+}
+
+unsigned rm_chan_ciphers_available(void) {
+    if (sodium_init() < 0)
+        return 0;
+    return RM_CHAN_CIPHER_SECRETSTREAM |
+           (crypto_aead_aes256gcm_is_available() ? RM_CHAN_CIPHER_AES256GCM : 0);
+}
+
+rm_chan_cipher rm_chan_get_cipher(const rm_chan *ch) {
+    return (rm_chan_cipher)ch->cipher;
+}
+
+const char *rm_chan_cipher_name(rm_chan_cipher c) {
+    switch (c) {
+    case RM_CHAN_CIPHER_SECRETSTREAM:
+        return "secretstream-xchacha20poly1305";
+    case RM_CHAN_CIPHER_AES256GCM:
+        return "aes256gcm";
+    default:
+        return "none";
+    }
 }

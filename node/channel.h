@@ -8,19 +8,22 @@
  * docs/SECURITY.md describes the protocol byte by byte and its threat model;
  * in short:
  *
- *   1. initiator -> responder (133 bytes): a fresh ephemeral key; the
+ *   1. initiator -> responder (134 bytes): a fresh ephemeral key; the
  *      initiator's static key, encrypted under a key that mixes DH(e_i, S_r)
- *      and the network key; a timestamp and the initiator's stream header,
- *      under a key that also mixes DH(S_i, S_r). No model bytes.
- *   2. responder -> initiator (77 bytes), sent only once the initiator's key
+ *      and the network key; a timestamp, the initiator's stream header and
+ *      the transport ciphers it takes, under a key that also mixes
+ *      DH(S_i, S_r). No model bytes.
+ *   2. responder -> initiator (78 bytes), sent only once the initiator's key
  *      is admitted (allow-list or network key) and its timestamp is newer
  *      than the last one accepted from that key: a fresh ephemeral key, then,
- *      under keys that also mix DH(e_i, e_r) and DH(e_r, S_i), the
- *      responder's secretstream header.
- *   3. Transport: one crypto_secretstream_xchacha20poly1305 stream per
- *      direction; each frame on the wire is `u32 length | ciphertext`. The
- *      initiator's first frame is an empty key confirmation; only after it
- *      does the responder open.
+ *      under keys that also mix DH(e_i, e_r) and DH(e_r, S_i), the cipher
+ *      the responder chose and its stream header.
+ *   3. Transport, one stream per direction: AES-256-GCM with counter nonces
+ *      when both sides take it (AES-NI), else
+ *      crypto_secretstream_xchacha20poly1305. The choice is in the
+ *      handshake transcript and in both transport keys. Each frame on the
+ *      wire is `u32 length | ciphertext`. The initiator's first frame is an
+ *      empty key confirmation; only after it does the responder open.
  *
  * Any failure (a bad tag, a malformed or oversized message, an unknown or
  * low-order key, a replayed handshake, a truncated stream) closes the
@@ -40,9 +43,9 @@
 
 #define RM_CHAN_NETWORK_KEY_BYTES 32
 #define RM_CHAN_HASH_BYTES 32
-#define RM_CHAN_MSG1_BYTES 133         /* handshake message 1 on the wire */
-#define RM_CHAN_MSG2_BYTES 77          /* handshake message 2 on the wire */
-#define RM_CHAN_FRAME_OVERHEAD 21      /* u32 length + secretstream's 17 */
+#define RM_CHAN_MSG1_BYTES 134         /* handshake message 1 on the wire */
+#define RM_CHAN_MSG2_BYTES 78          /* handshake message 2 on the wire */
+#define RM_CHAN_FRAME_OVERHEAD 21      /* u32 length + 17 (either cipher) */
 #define RM_CHAN_FRAME_MAX_DEFAULT (16u << 20)            /* plaintext bytes */
 #define RM_CHAN_FRAME_MAX_LIMIT (UINT32_MAX - RM_CHAN_FRAME_OVERHEAD)
 #define RM_CHAN_REKEY_BYTES_DEFAULT (64ull << 20)        /* 64 MiB */
@@ -95,6 +98,14 @@ typedef enum {
     RM_CHAN_RESPONDER = 1,   /* accepts: learns the initiator's key in message 1 */
 } rm_chan_role;
 
+/* Transport ciphers, as bits of a set. */
+typedef enum {
+    RM_CHAN_CIPHER_SECRETSTREAM = 1, /* crypto_secretstream_xchacha20poly1305 */
+    RM_CHAN_CIPHER_AES256GCM = 2,    /* AES-256-GCM, counter nonces; needs AES-NI
+                                        and CLMUL (crypto_aead_aes256gcm_is_available) */
+} rm_chan_cipher;
+#define RM_CHAN_CIPHERS_ALL (RM_CHAN_CIPHER_SECRETSTREAM | RM_CHAN_CIPHER_AES256GCM)
+
 typedef enum {
     RM_CHAN_HANDSHAKE = 0,   /* keys not agreed or not yet confirmed */
     RM_CHAN_OPEN = 1,        /* frames flow both ways */
@@ -120,6 +131,11 @@ typedef struct {
                                         0: RM_CHAN_FRAME_MAX_DEFAULT */
     uint64_t rekey_bytes;            /* 0: RM_CHAN_REKEY_BYTES_DEFAULT */
     uint64_t rekey_interval_us;      /* 0: RM_CHAN_REKEY_INTERVAL_US_DEFAULT */
+    unsigned ciphers;                /* transport ciphers this side takes (a set
+                                        of rm_chan_cipher); 0: every one this
+                                        CPU runs. The initiator offers them,
+                                        the responder picks AES-256-GCM when
+                                        both take it, else secretstream */
     rm_chan_random_fn *random;       /* NULL: randombytes_buf */
     void *random_ctx;
 } rm_chan_config;
@@ -140,7 +156,8 @@ typedef struct {
  * the peer must prove it; with both, both; with neither, the config is
  * refused. On error *out is NULL. Errors: RM_EINVAL (a required field
  * missing, a responder with neither allow-list nor network key, a
- * frame_bytes_max above RM_CHAN_FRAME_MAX_LIMIT), RM_ECHAN_BAD_KEY (a weak
+ * frame_bytes_max above RM_CHAN_FRAME_MAX_LIMIT, ciphers with an unknown bit
+ * or none that this CPU runs), RM_ECHAN_BAD_KEY (a weak
  * peer key, an all-zero network key), RM_ENOMEM, RM_EIO (libsodium cannot
  * initialise). */
 rm_err rm_chan_new(rm_chan **out, const rm_chan_config *cfg, uint64_t now_us) RM_MUST_CHECK;
@@ -155,7 +172,9 @@ void rm_chan_free(rm_chan *ch);
  * memory is set aside for it. Returns RM_OK, or the error that closed the
  * channel in this call (then drop the connection and log rm_chan_reason):
  * RM_ECHAN_AUTH, RM_ECHAN_UNKNOWN_KEY, RM_ECHAN_BAD_KEY, RM_ECHAN_REPLAY,
- * RM_ECHAN_TOO_LARGE, RM_ECHAN_MALFORMED, RM_ENOMEM. On a channel already
+ * RM_ECHAN_TOO_LARGE, RM_ECHAN_MALFORMED (also: no transport cipher in
+ * common, or a responder that chose one this side did not offer),
+ * RM_ENOMEM. On a channel already
  * closed the bytes are ignored and RM_ECHAN_STATE is returned. O(len) plus
  * the decryption. */
 rm_err rm_chan_recv(rm_chan *ch, const uint8_t *bytes, size_t len) RM_MUST_CHECK;
@@ -216,5 +235,18 @@ const uint8_t *rm_chan_peer_key(const rm_chan *ch);
 bool rm_chan_handshake_hash(const rm_chan *ch, uint8_t out[RM_CHAN_HASH_BYTES]);
 
 void rm_chan_get_stats(const rm_chan *ch, rm_chan_stats *out);
+
+/* The transport ciphers this CPU runs (a set of rm_chan_cipher):
+ * secretstream always, AES-256-GCM where libsodium finds AES-NI and CLMUL.
+ * 0 only if libsodium cannot initialise. */
+unsigned rm_chan_ciphers_available(void);
+
+/* The transport cipher agreed on: set once the keys are agreed (the
+ * initiator after message 2, the responder after message 1), else 0. */
+rm_chan_cipher rm_chan_get_cipher(const rm_chan *ch);
+
+/* A short name for logs and benchmarks: "aes256gcm",
+ * "secretstream-xchacha20poly1305", or "none". */
+const char *rm_chan_cipher_name(rm_chan_cipher c);
 
 #endif

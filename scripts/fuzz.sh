@@ -14,7 +14,7 @@ cd "$(dirname "$0")/.."
 name=${1:-wire}
 secs=${2:-60}
 shift $(($# < 2 ? $# : 2))
-dir=build-fuzz
+dir=${RUMOR_FUZZ_BUILD:-build-fuzz}   # another folder: RUMOR_FUZZ_BUILD=DIR
 [[ -f fuzz/fuzz_$name.c ]] || { echo "fuzz.sh: no fuzz/fuzz_$name.c" >&2; exit 2; }
 
 targets=(fuzz_"$name")

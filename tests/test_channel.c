@@ -6,7 +6,12 @@
  * truncation, duplication, reordering, reflection, sessions kept apart,
  * rekeying by bytes and by time, the frame-size limit); and one bad peer
  * closing only its own channel. Every random byte comes from a seeded
- * rm_rng, so every run sends the same bytes. */
+ * rm_rng, so every run sends the same bytes.
+ *
+ * The channel cases run twice, once per transport cipher (secretstream,
+ * then AES-256-GCM where the CPU has it): g_cipher is what both sides take
+ * in that run. The negotiation cases (who picks what, a downgrade that
+ * fails) run once. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <setjmp.h>
@@ -37,6 +42,7 @@ static rm_keypair alice, bob, carol, dave; /* dave is on no allow-list */
 static rm_keyset *allow;                   /* alice and carol */
 static uint8_t nk1[32], nk2[32];           /* two different network keys */
 static uint8_t wire[1 << 16];
+static unsigned g_cipher = RM_CHAN_CIPHER_SECRETSTREAM; /* this run's cipher */
 
 static void test_random(void *ctx, uint8_t *buf, size_t n) {
     rm_rng *r = ctx;
@@ -93,10 +99,10 @@ static void pair_config(pair *p, uint64_t seed, const rm_keypair *ini, const uin
     assert_non_null(p->replay);
     p->ci = (rm_chan_config){.role = RM_CHAN_INITIATOR, .self = ini, .peer_key = bob.pk,
                              .network_key = nk_i, .random = test_random,
-                             .random_ctx = &p->rng_i};
+                             .random_ctx = &p->rng_i, .ciphers = g_cipher};
     p->cr = (rm_chan_config){.role = RM_CHAN_RESPONDER, .self = &bob, .network_key = nk_r,
                              .allow = al, .replay = p->replay, .random = test_random,
-                             .random_ctx = &p->rng_r};
+                             .random_ctx = &p->rng_r, .ciphers = g_cipher};
 }
 
 static void pair_create(pair *p, uint64_t now) {
@@ -146,6 +152,9 @@ static void handshake(pair *p) {
     assert_int_equal(rm_chan_get_state(p->r), RM_CHAN_HANDSHAKE); /* awaits the confirmation */
     assert_int_equal(pump(p->i, p->r), RM_OK);
     assert_int_equal(rm_chan_get_state(p->r), RM_CHAN_OPEN);
+    assert_int_equal(rm_chan_get_cipher(p->i), rm_chan_get_cipher(p->r));
+    if (p->ci.ciphers == g_cipher && p->cr.ciphers == g_cipher)
+        assert_int_equal(rm_chan_get_cipher(p->r), g_cipher);
 }
 
 static void open_pair(pair *p, uint64_t seed, uint64_t now) {
@@ -504,6 +513,9 @@ static void bad_configs_refused(void **state) {
     c.network_key = NULL;
     c.frame_bytes_max = (size_t)RM_CHAN_FRAME_MAX_LIMIT + 1;
     assert_int_equal(rm_chan_new(&ch, &c, T0), RM_EINVAL);
+    c.frame_bytes_max = 0;
+    c.ciphers = 4; /* no such cipher */
+    assert_int_equal(rm_chan_new(&ch, &c, T0), RM_EINVAL);
     c = (rm_chan_config){.role = RM_CHAN_INITIATOR, .self = &alice};
     assert_int_equal(rm_chan_new(&ch, &c, T0), RM_EINVAL); /* no responder key */
     c.peer_key = zero;
@@ -803,8 +815,10 @@ static const uint8_t weak[7][32] = {
 
 /* ---- a second implementation of message 1, from docs/SECURITY.md */
 
-static const char spec_protocol[] = "rumor-chan/1 IK X25519 ChaChaPoly BLAKE2b secretstream";
+static const char spec_protocol[] =
+    "rumor-chan/2 IK X25519 ChaChaPoly BLAKE2b secretstream AES256GCM";
 static uint8_t spec_h[32], spec_ck[32]; /* the state spec_msg1 leaves */
+static unsigned spec_offer;              /* message 1's cipher offer; 0: g_cipher */
 
 static void spec_mix_hash(uint8_t h[32], const uint8_t *d, size_t n) {
     uint8_t in[32 + 64];
@@ -830,12 +844,12 @@ static void spec_msg1(uint8_t out[RM_CHAN_MSG1_BYTES], const uint8_t ss_sk[32],
                       const uint8_t ss_pk[32], const uint8_t s_pk[32], const uint8_t e_sk[32],
                       uint64_t ts, const uint8_t hdr[24], const uint8_t nk[32]) {
     static const uint8_t n0[12];
-    uint8_t h[32], ck[32], k[32], e_pk[32], dh[32], pay[32], zero_nk[32] = {0};
+    uint8_t h[32], ck[32], k[32], e_pk[32], dh[32], pay[33], zero_nk[32] = {0};
     crypto_generichash(h, 32, (const uint8_t *)spec_protocol, strlen(spec_protocol), NULL, 0);
     spec_mix_hash(h, bob.pk, 32);
     crypto_generichash(ck, 32, (const uint8_t *)spec_protocol, strlen(spec_protocol),
                        nk ? nk : zero_nk, 32);
-    out[0] = 129, out[1] = out[2] = out[3] = 0, out[4] = 0x01;
+    out[0] = 130, out[1] = out[2] = out[3] = 0, out[4] = 0x01;
     crypto_scalarmult_base(e_pk, e_sk);
     memcpy(out + 5, e_pk, 32);
     spec_mix_hash(h, e_pk, 32);
@@ -849,33 +863,38 @@ static void spec_msg1(uint8_t out[RM_CHAN_MSG1_BYTES], const uint8_t ss_sk[32],
     for (int b = 0; b < 8; b++)
         pay[b] = (uint8_t)(ts >> 8 * b);
     memcpy(pay + 8, hdr, 24);
-    crypto_aead_chacha20poly1305_ietf_encrypt(out + 85, NULL, pay, 32, h, 32, NULL, n0, k);
-    spec_mix_hash(h, out + 85, 48);
+    pay[32] = (uint8_t)(spec_offer ? spec_offer : g_cipher);
+    crypto_aead_chacha20poly1305_ietf_encrypt(out + 85, NULL, pay, 33, h, 32, NULL, n0, k);
+    spec_mix_hash(h, out + 85, 49);
     memcpy(spec_h, h, 32); /* for spec_finish */
     memcpy(spec_ck, ck, 32);
 }
 
 /* The initiator's side of message 2 and the split, after spec_msg1 with
- * ephemeral e_sk and static key pair (s_sk, s_pk): checks message 2 and
- * derives both transport keys and the responder's header. */
+ * ephemeral e_sk and static key pair (s_sk, s_pk): checks message 2 (the
+ * responder must have chosen g_cipher) and derives both transport keys and
+ * the responder's header. */
 static void spec_finish(const uint8_t msg2[RM_CHAN_MSG2_BYTES], const uint8_t e_sk[32],
                         const uint8_t s_sk[32], const uint8_t s_pk[32], uint8_t k_i2r[32],
                         uint8_t k_r2i[32], uint8_t hdr_r[24]) {
     static const uint8_t n0[12];
-    uint8_t dh[32], k[32], in[1 + 32 + 64];
-    assert_int_equal(msg2[0], 73);
+    uint8_t dh[32], k[32], in[1 + 32 + 64 + 1], pay[25];
+    assert_int_equal(msg2[0], 74);
     assert_int_equal(msg2[4], 0x02);
     spec_mix_hash(spec_h, msg2 + 5, 32);
     assert_int_equal(crypto_scalarmult(dh, e_sk, msg2 + 5), 0);
     spec_mix_key(spec_ck, k, dh, spec_h);
     assert_int_equal(crypto_scalarmult(dh, s_sk, msg2 + 5), 0);
     spec_mix_key(spec_ck, k, dh, spec_h);
-    assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(hdr_r, NULL, NULL, msg2 + 37, 40,
+    assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(pay, NULL, NULL, msg2 + 37, 41,
                                                                spec_h, 32, n0, k), 0);
-    spec_mix_hash(spec_h, msg2 + 37, 40);
+    assert_int_equal(pay[0], g_cipher);
+    memcpy(hdr_r, pay + 1, 24);
+    spec_mix_hash(spec_h, msg2 + 37, 41);
     memcpy(in + 1, spec_h, 32);
     memcpy(in + 33, s_pk, 32);
     memcpy(in + 65, bob.pk, 32);
+    in[97] = pay[0];
     in[0] = 0x03;
     crypto_generichash(k_i2r, 32, in, sizeof in, spec_ck, 32);
     in[0] = 0x04;
@@ -973,6 +992,71 @@ static void low_order_keys_refused(void **state) {
     pair_free(&p);
 }
 
+/* One direction of the transport, from docs/SECURITY.md section 4: a
+ * secretstream, or AES-256-GCM with a frame counter as nonce. */
+typedef struct {
+    crypto_secretstream_xchacha20poly1305_state ss;
+    crypto_aead_aes256gcm_state gcm;
+    uint8_t key[32];
+    uint64_t n;
+} spec_stream;
+
+static void spec_stream_init(spec_stream *st, const uint8_t k[32], const uint8_t hdr[24]) {
+    memset(st, 0, sizeof *st);
+    if (g_cipher == RM_CHAN_CIPHER_AES256GCM) {
+        memcpy(st->key, k, 32);
+        crypto_aead_aes256gcm_beforenm(&st->gcm, k);
+    } else {
+        crypto_secretstream_xchacha20poly1305_init_pull(&st->ss, hdr, k); /* push state */
+    }
+}
+
+static void spec_gcm_nonce(uint8_t nonce[12], uint64_t n) {
+    memset(nonce, 0, 12);
+    for (int b = 0; b < 8; b++)
+        nonce[b] = (uint8_t)(n >> 8 * b);
+}
+
+/* After a TAG_REKEY frame: key = BLAKE2b(key = key, 0x05), counter 0. */
+static void spec_gcm_rekey(spec_stream *st) {
+    static const uint8_t five[1] = {5};
+    uint8_t next[32];
+    crypto_generichash(next, 32, five, 1, st->key, 32);
+    memcpy(st->key, next, 32);
+    crypto_aead_aes256gcm_beforenm(&st->gcm, st->key);
+    st->n = 0;
+}
+
+/* One whole frame of m (len bytes) with tag into f; returns 21 + len. */
+static size_t spec_seal(spec_stream *st, uint8_t *f, const uint8_t *m, size_t len, uint8_t tag) {
+    for (int b = 0; b < 4; b++)
+        f[b] = (uint8_t)((17 + len) >> 8 * b);
+    if (g_cipher != RM_CHAN_CIPHER_AES256GCM) {
+        crypto_secretstream_xchacha20poly1305_push(&st->ss, f + 4, NULL, m, len, NULL, 0, tag);
+        return 21 + len;
+    }
+    uint8_t nonce[12];
+    f[4] = tag; /* in the clear; the length and it are the associated data */
+    spec_gcm_nonce(nonce, st->n++);
+    crypto_aead_aes256gcm_encrypt(f + 5, NULL, m, len, f, 5, NULL, nonce, st->key);
+    if (tag == crypto_secretstream_xchacha20poly1305_TAG_REKEY)
+        spec_gcm_rekey(st);
+    return 21 + len;
+}
+
+/* Opens one whole frame f (flen bytes) into m and *tag. */
+static bool spec_open(spec_stream *st, uint8_t *m, unsigned char *tag, const uint8_t *f,
+                      size_t flen) {
+    if (g_cipher != RM_CHAN_CIPHER_AES256GCM)
+        return crypto_secretstream_xchacha20poly1305_pull(&st->ss, m, NULL, tag, f + 4,
+                                                          flen - 4, NULL, 0) == 0;
+    uint8_t nonce[12];
+    spec_gcm_nonce(nonce, st->n++);
+    *tag = f[4];
+    return crypto_aead_aes256gcm_decrypt(m, NULL, NULL, f + 5, flen - 5, f, 5, nonce,
+                                         st->key) == 0;
+}
+
 /* The whole handshake from docs/SECURITY.md, as an initiator written
  * apart from channel.c: the channel accepts it, both sides agree on the
  * handshake hash and the keys, and frames flow both ways. With the keys in
@@ -996,16 +1080,14 @@ static void spec_initiator_completes_handshake(void **state) {
         assert_true(rm_chan_handshake_hash(p.r, h));
         assert_memory_equal(h, spec_h, 32);
 
-        crypto_secretstream_xchacha20poly1305_state tx, rx;
-        crypto_secretstream_xchacha20poly1305_init_pull(&tx, hdr_i, k_i2r); /* push state */
-        crypto_secretstream_xchacha20poly1305_init_pull(&rx, hdr_r, k_r2i);
+        spec_stream tx, rx;
+        spec_stream_init(&tx, k_i2r, hdr_i);
+        spec_stream_init(&rx, k_r2i, hdr_r);
         static const uint8_t hello[5] = "hello";
-        /* variant 0: the confirmation, then frames both ways;
+        /* variant 0: the confirmation, then frames both ways, a rekey;
          * 1: a first frame with bytes; 2: TAG_PUSH; 3: a final frame with bytes */
         size_t n0 = variant == 1 ? sizeof hello : 0;
-        f[0] = (uint8_t)(17 + n0), f[1] = f[2] = f[3] = 0;
-        crypto_secretstream_xchacha20poly1305_push(&tx, f + 4, NULL, hello, n0, NULL, 0, 0);
-        rm_err err = rm_chan_recv(p.r, f, 21 + n0);
+        rm_err err = rm_chan_recv(p.r, f, spec_seal(&tx, f, hello, n0, 0));
         if (variant == 1) {
             assert_int_equal(err, RM_ECHAN_MALFORMED);
             assert_true(contains(rm_chan_reason(p.r), "key confirmation"));
@@ -1016,10 +1098,7 @@ static void spec_initiator_completes_handshake(void **state) {
         assert_int_equal(rm_chan_get_state(p.r), RM_CHAN_OPEN);
         static const uint8_t tags[] = {0, 0, crypto_secretstream_xchacha20poly1305_TAG_PUSH,
                                        crypto_secretstream_xchacha20poly1305_TAG_FINAL};
-        f[0] = 17 + sizeof hello;
-        crypto_secretstream_xchacha20poly1305_push(&tx, f + 4, NULL, hello, sizeof hello, NULL, 0,
-                                                   tags[variant]);
-        err = rm_chan_recv(p.r, f, 21 + sizeof hello);
+        err = rm_chan_recv(p.r, f, spec_seal(&tx, f, hello, sizeof hello, tags[variant]));
         if (variant > 0) {
             assert_int_equal(err, RM_ECHAN_MALFORMED);
             assert_closed(p.r, RM_ECHAN_MALFORMED);
@@ -1032,12 +1111,21 @@ static void spec_initiator_completes_handshake(void **state) {
         assert_true(rm_chan_poll_frame(p.r, &d, &n));
         assert_int_equal(n, sizeof hello);
         assert_memory_equal(d, hello, n);
+        /* A rekey, then a frame under the next key. */
+        err = rm_chan_recv(p.r, f, spec_seal(&tx, f, hello, 3,
+                                             crypto_secretstream_xchacha20poly1305_TAG_REKEY));
+        assert_int_equal(err, RM_OK);
+        assert_int_equal(rm_chan_recv(p.r, f, spec_seal(&tx, f, hello + 1, 4, 0)), RM_OK);
+        assert_true(rm_chan_poll_frame(p.r, &d, &n));
+        assert_int_equal(n, 3);
+        assert_true(rm_chan_poll_frame(p.r, &d, &n));
+        assert_int_equal(n, 4);
+        assert_memory_equal(d, hello + 1, 4);
         assert_int_equal(rm_chan_send(p.r, T0, (const uint8_t *)"back", 4), RM_OK);
         assert_int_equal(take(p.r, f, sizeof f), 25);
         uint8_t m[4];
         unsigned char tag = 0xff;
-        assert_int_equal(crypto_secretstream_xchacha20poly1305_pull(&rx, m, NULL, &tag, f + 4, 21,
-                                                                    NULL, 0), 0);
+        assert_true(spec_open(&rx, m, &tag, f, 25));
         assert_memory_equal(m, "back", 4);
         assert_int_equal(tag, 0);
         pair_free(&p);
@@ -1393,6 +1481,184 @@ static void error_codes_have_names(void **state) {
     assert_string_equal(rm_err_name(RM_ECHAN_AUTH), "RM_ECHAN_AUTH");
 }
 
+/* ---- choosing the transport cipher */
+
+#define SS RM_CHAN_CIPHER_SECRETSTREAM
+#define GCM RM_CHAN_CIPHER_AES256GCM
+
+/* Who offers what, who picks what: AES-256-GCM when both take it, else
+ * secretstream, else no session; frames flow under whatever was picked. */
+static void cipher_negotiation(void **state) {
+    (void)state;
+    unsigned avail = rm_chan_ciphers_available();
+    static const struct {
+        unsigned ini, resp, want; /* want 0: no cipher in common */
+    } cases[] = {
+        {SS, SS, SS},         {SS | GCM, SS, SS},   {SS, SS | GCM, SS},
+        {GCM, GCM, GCM},      {SS | GCM, SS | GCM, GCM}, {GCM, SS | GCM, GCM},
+        {SS | GCM, GCM, GCM}, {0, 0, GCM},          {0, SS, SS},
+        {GCM, SS, 0},         {SS, GCM, 0},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        unsigned ini = cases[c].ini, resp = cases[c].resp, want = cases[c].want;
+        bool gcm_only = ini == GCM || resp == GCM;
+        if (!(avail & GCM)) {
+            if (gcm_only) { /* a side that takes only what this CPU lacks */
+                rm_chan *ch = NULL;
+                rm_chan_config cc = {.role = RM_CHAN_INITIATOR, .self = &alice,
+                                     .peer_key = bob.pk, .ciphers = GCM};
+                assert_int_equal(rm_chan_new(&ch, &cc, T0), RM_EINVAL);
+                continue;
+            }
+            want = want ? SS : 0;
+        }
+        pair p;
+        pair_config(&p, SEED + c, &alice, nk1, allow, nk1);
+        p.ci.ciphers = ini;
+        p.cr.ciphers = resp;
+        pair_create(&p, T0);
+        if (!want) {
+            assert_int_equal(pump(p.i, p.r), RM_ECHAN_MALFORMED);
+            assert_closed(p.r, RM_ECHAN_MALFORMED);
+            assert_true(contains(rm_chan_reason(p.r), "no transport cipher in common"));
+            assert_int_equal(rm_chan_get_state(p.i), RM_CHAN_HANDSHAKE);
+            pair_free(&p);
+            continue;
+        }
+        assert_int_equal(rm_chan_get_cipher(p.i), 0); /* not before message 2 */
+        handshake(&p);
+        assert_int_equal(rm_chan_get_cipher(p.i), want);
+        assert_int_equal(rm_chan_get_cipher(p.r), want);
+        assert_string_equal(rm_chan_cipher_name(want),
+                            want == GCM ? "aes256gcm" : "secretstream-xchacha20poly1305");
+        send_and_check(&p, p.i, T0, 1000, 1);
+        send_and_check(&p, p.r, T0, 2000, 2);
+        pair_free(&p);
+    }
+}
+
+/* As bob, written from docs/SECURITY.md: reads a message 1 from alice
+ * (network key nk) and answers with a message 2 that names `choice` as the
+ * transport cipher, whatever the offer was. */
+static void spec_msg2(uint8_t out[RM_CHAN_MSG2_BYTES], const uint8_t msg1[RM_CHAN_MSG1_BYTES],
+                      const uint8_t nk[32], uint8_t choice) {
+    static const uint8_t n0[12];
+    uint8_t h[32], ck[32], k[32], dh[32], s_i[32], pay1[33], pay2[25], e_sk[32], e_pk[32];
+    crypto_generichash(h, 32, (const uint8_t *)spec_protocol, strlen(spec_protocol), NULL, 0);
+    spec_mix_hash(h, bob.pk, 32);
+    crypto_generichash(ck, 32, (const uint8_t *)spec_protocol, strlen(spec_protocol), nk, 32);
+    spec_mix_hash(h, msg1 + 5, 32);
+    assert_int_equal(crypto_scalarmult(dh, bob.sk, msg1 + 5), 0); /* es */
+    spec_mix_key(ck, k, dh, h);
+    assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(s_i, NULL, NULL, msg1 + 37, 48,
+                                                               h, 32, n0, k), 0);
+    spec_mix_hash(h, msg1 + 37, 48);
+    assert_int_equal(crypto_scalarmult(dh, bob.sk, s_i), 0); /* ss */
+    spec_mix_key(ck, k, dh, h);
+    assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(pay1, NULL, NULL, msg1 + 85, 49,
+                                                               h, 32, n0, k), 0);
+    spec_mix_hash(h, msg1 + 85, 49);
+    memset(e_sk, 0x5e, sizeof e_sk);
+    crypto_scalarmult_base(e_pk, e_sk);
+    out[0] = 74, out[1] = out[2] = out[3] = 0, out[4] = 0x02;
+    memcpy(out + 5, e_pk, 32);
+    spec_mix_hash(h, e_pk, 32);
+    assert_int_equal(crypto_scalarmult(dh, e_sk, msg1 + 5), 0); /* ee */
+    spec_mix_key(ck, k, dh, h);
+    assert_int_equal(crypto_scalarmult(dh, e_sk, s_i), 0); /* se */
+    spec_mix_key(ck, k, dh, h);
+    pay2[0] = choice;
+    memset(pay2 + 1, 0x24, 24);
+    crypto_aead_chacha20poly1305_ietf_encrypt(out + 37, NULL, pay2, 25, h, 32, NULL, n0, k);
+}
+
+/* Nobody can push a session onto a cipher a side did not offer: an
+ * on-path attacker who changes the offer in message 1 or the choice in
+ * message 2 breaks a MAC (both travel encrypted, and both are in the
+ * transcript that keys everything after), and even the genuine responder
+ * cannot pick a cipher the initiator did not offer, or none, or two. */
+static void cipher_downgrade_refused(void **state) {
+    (void)state;
+    unsigned avail = rm_chan_ciphers_available();
+    /* On path: every bit of the byte that carries the offer (message 1's
+     * payload: timestamp 8, header 24, then the offer, at 85 + 32)... */
+    uint8_t msg1[RM_CHAN_MSG1_BYTES], msg2[RM_CHAN_MSG2_BYTES];
+    for (int bit = 0; bit < 8; bit++) {
+        pair p;
+        pair_config(&p, SEED, &alice, nk1, allow, nk1);
+        p.ci.ciphers = p.cr.ciphers = 0;
+        pair_create(&p, T0);
+        assert_int_equal(take(p.i, msg1, sizeof msg1), sizeof msg1);
+        msg1[85 + 32] ^= (uint8_t)(1u << bit);
+        assert_int_equal(rm_chan_recv(p.r, msg1, sizeof msg1), RM_ECHAN_AUTH);
+        assert_closed(p.r, RM_ECHAN_AUTH);
+        pair_free(&p);
+    }
+    /* ...and of the byte that carries the choice (message 2, at 37). */
+    for (int bit = 0; bit < 8; bit++) {
+        pair p;
+        pair_config(&p, SEED, &alice, nk1, allow, nk1);
+        p.ci.ciphers = p.cr.ciphers = 0;
+        pair_create(&p, T0);
+        assert_int_equal(pump(p.i, p.r), RM_OK);
+        assert_int_equal(take(p.r, msg2, sizeof msg2), sizeof msg2);
+        msg2[37] ^= (uint8_t)(1u << bit);
+        assert_int_equal(rm_chan_recv(p.i, msg2, sizeof msg2), RM_ECHAN_AUTH);
+        assert_closed(p.i, RM_ECHAN_AUTH);
+        assert_null(rm_chan_peer_key(p.i));
+        pair_free(&p);
+    }
+    /* A responder holding bob's key that names another cipher than those
+     * offered: the initiator refuses; naming an offered one opens. */
+    static const struct {
+        unsigned offer;
+        uint8_t choice;
+        bool opens;
+    } cases[] = {
+        {SS, GCM, false},     /* a downgrade's mirror: upgrade to what was not offered */
+        {GCM, SS, false},     /* a downgrade to what was not offered */
+        {SS | GCM, 0, false}, /* none */
+        {SS | GCM, 3, false}, /* two */
+        {SS | GCM, 4, false}, /* an unknown one */
+        {SS | GCM, 0x80, false},
+        {SS, SS, true},
+        {GCM, GCM, true},
+        {SS | GCM, SS, true}, /* a responder without AES-NI may pick secretstream */
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        if ((cases[c].offer | cases[c].choice) & GCM && !(avail & GCM))
+            continue;
+        pair p;
+        pair_config(&p, SEED + c, &alice, nk1, allow, nk1);
+        p.ci.ciphers = cases[c].offer;
+        assert_int_equal(rm_chan_new(&p.i, &p.ci, T0), RM_OK);
+        assert_int_equal(take(p.i, msg1, sizeof msg1), sizeof msg1);
+        spec_msg2(msg2, msg1, nk1, cases[c].choice);
+        rm_err err = rm_chan_recv(p.i, msg2, sizeof msg2);
+        if (cases[c].opens) {
+            assert_int_equal(err, RM_OK);
+            assert_int_equal(rm_chan_get_state(p.i), RM_CHAN_OPEN);
+            assert_int_equal(rm_chan_get_cipher(p.i), cases[c].choice);
+        } else {
+            assert_int_equal(err, RM_ECHAN_MALFORMED);
+            assert_closed(p.i, RM_ECHAN_MALFORMED);
+            assert_true(contains(rm_chan_reason(p.i), "did not offer"));
+            assert_null(rm_chan_peer_key(p.i));
+        }
+        pair_free(&p);
+    }
+}
+
+static int setup_secretstream(void **state) {
+    g_cipher = RM_CHAN_CIPHER_SECRETSTREAM;
+    return setup(state);
+}
+
+static int setup_aes256gcm(void **state) {
+    g_cipher = RM_CHAN_CIPHER_AES256GCM;
+    return setup(state);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(key_file_roundtrip),
@@ -1430,5 +1696,15 @@ int main(void) {
         cmocka_unit_test(clean_close),
         cmocka_unit_test(error_codes_have_names),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    const struct CMUnitTest once[] = {
+        cmocka_unit_test(cipher_negotiation),
+        cmocka_unit_test(cipher_downgrade_refused),
+    };
+    int failed = cmocka_run_group_tests_name("secretstream", tests, setup_secretstream, teardown);
+    if (rm_chan_ciphers_available() & RM_CHAN_CIPHER_AES256GCM)
+        failed += cmocka_run_group_tests_name("aes256gcm", tests, setup_aes256gcm, teardown);
+    else
+        printf("aes256gcm: this CPU lacks AES-NI or CLMUL; its run is skipped\n");
+    failed += cmocka_run_group_tests_name("negotiation", once, setup, teardown);
+    return failed;
 }
