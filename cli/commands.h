@@ -9,5 +9,6 @@ int rm_cmd_sim(int argc, char **argv);
 int rm_cmd_keygen(int argc, char **argv);
 int rm_cmd_cluster(int argc, char **argv);
 int rm_cmd_node(int argc, char **argv);
+int rm_cmd_ckpt(int argc, char **argv);
 
 #endif

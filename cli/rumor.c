@@ -18,6 +18,7 @@ static const command commands[] = {
     {"keygen", rm_cmd_keygen, "create a peer's identity key pair"},
     {"cluster", rm_cmd_cluster, "run N real peers on this machine (127.0.0.1)"},
     {"node", rm_cmd_node, "run one real peer: train and gossip over TCP"},
+    {"ckpt", rm_cmd_ckpt, "list, show, verify and export a peer's checkpoints"},
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
