@@ -31,11 +31,12 @@ void rm_peer_config_default(rm_peer_config *c) {
     c->reseed_every = 20;
     c->seeds_max = 4;
     c->rejoin_rounds = 10;
+    c->items_frame_bytes = 4u << 20;
 }
 
 /* ---- actions ------------------------------------------------------------ */
 
-static rm_action *push_action(rm_peer *p, rm_action_kind kind) {
+rm_action *peer_push_action(rm_peer *p, rm_action_kind kind) {
     if (p->out_head == p->out_len)
         p->out_head = p->out_len = 0;
     if (p->out_len == p->out_cap) {
@@ -60,7 +61,7 @@ static void copy_addr(char *dst, const char *src) {
 
 /* Encodes f and queues it for `to`. A frame that cannot be encoded or
  * allocated is not sent (the exchange then times out, as on a lossy link). */
-static void send_frame(rm_peer *p, const uint8_t *to, const char *addr,
+void peer_send_frame(rm_peer *p, const uint8_t *to, const char *addr,
                        const rm_frame *f) {
     size_t size = rm_wire_encoded_size(f), len;
     uint8_t *buf = malloc(size);
@@ -70,7 +71,7 @@ static void send_frame(rm_peer *p, const uint8_t *to, const char *addr,
         free(buf);
         return;
     }
-    rm_action *a = push_action(p, RM_ACT_SEND);
+    rm_action *a = peer_push_action(p, RM_ACT_SEND);
     if (!a) {
         free(buf);
         return;
@@ -84,7 +85,7 @@ static void send_frame(rm_peer *p, const uint8_t *to, const char *addr,
 }
 
 static void close_peer(rm_peer *p, const uint8_t *peer) {
-    rm_action *a = push_action(p, RM_ACT_CLOSE);
+    rm_action *a = peer_push_action(p, RM_ACT_CLOSE);
     if (a)
         memcpy(a->peer, peer, RM_ID_BYTES);
 }
@@ -94,11 +95,27 @@ static void maybe_step(rm_peer *p) {
         return;
     if (p->cfg.max_steps && p->st.steps >= p->cfg.max_steps)
         return;
-    if (push_action(p, RM_ACT_RUN_STEP))
+    if (peer_push_action(p, RM_ACT_RUN_STEP))
         p->stepping = true;
 }
 
 /* ---- frames ------------------------------------------------------------- */
+
+/* The view entries every exchange frame carries: first ourselves, so the
+ * receiver learns our listen address and incarnation; then a random
+ * sample of the view. Returns how many. */
+uint8_t peer_fill_entries(rm_peer *p, const uint8_t *to, rm_wire_entry *entries) {
+    rm_wire_entry *self = &entries[0];
+    memcpy(self->id, p->cfg.id, RM_ID_BYTES);
+    self->incarnation = p->cfg.incarnation;
+    self->age = 0;
+    self->addr_len = (uint8_t)rm_strnlen(p->cfg.addr, RM_PEER_ADDR_MAX);
+    memcpy(self->addr, p->cfg.addr, self->addr_len);
+    self->addr[self->addr_len] = '\0';
+    uint32_t k = p->cfg.shuffle_len < RM_VIEW_ENTRIES_MAX - 1 ? p->cfg.shuffle_len
+                                                             : RM_VIEW_ENTRIES_MAX - 1;
+    return (uint8_t)(1 + rm_view_sample(&p->view, &p->rng, to, entries + 1, k));
+}
 
 /* The common part of PUSH and PULL_REPLY: who we are, what we know. */
 static void fill_exchange(rm_peer *p, rm_wire_exchange *x, const uint8_t *to,
@@ -109,25 +126,13 @@ static void fill_exchange(rm_peer *p, rm_wire_exchange *x, const uint8_t *to,
     x->version = p->version;
     x->samples = p->age_samples;
     x->weight = weight;
-    /* First entry: ourselves, so the receiver learns our listen address
-     * and incarnation; then a random sample of the view. */
-    rm_wire_entry *self = &x->entries[0];
-    memcpy(self->id, p->cfg.id, RM_ID_BYTES);
-    self->incarnation = p->cfg.incarnation;
-    self->age = 0;
-    self->addr_len = (uint8_t)rm_strnlen(p->cfg.addr, RM_PEER_ADDR_MAX);
-    memcpy(self->addr, p->cfg.addr, self->addr_len);
-    self->addr[self->addr_len] = '\0';
-    uint32_t k = p->cfg.shuffle_len < RM_VIEW_ENTRIES_MAX - 1 ? p->cfg.shuffle_len
-                                                             : RM_VIEW_ENTRIES_MAX - 1;
-    x->nentries = (uint8_t)(1 + rm_view_sample(&p->view, &p->rng, to,
-                                               x->entries + 1, k));
+    x->nentries = peer_fill_entries(p, to, x->entries);
 }
 
-static void learn_entries(rm_peer *p, const uint8_t *from,
-                          const rm_wire_exchange *x) {
-    for (uint32_t i = 0; i < x->nentries; i++) {
-        const rm_wire_entry *e = &x->entries[i];
+void peer_learn_entries(rm_peer *p, const uint8_t *from, uint8_t n,
+                        const rm_wire_entry *entries) {
+    for (uint32_t i = 0; i < n; i++) {
+        const rm_wire_entry *e = &entries[i];
         if (memcmp(e->id, p->cfg.id, RM_ID_BYTES) == 0)
             continue;
         bool sender = memcmp(e->id, from, RM_ID_BYTES) == 0;
@@ -158,7 +163,7 @@ static void send_push(rm_peer *p, bool key_frame) {
             memcpy(p->sent, p->cfg.params, (size_t)p->cfg.n * sizeof(float));
     }
     rm_view_entry *e = rm_view_find(&p->view, p->ex.peer);
-    send_frame(p, p->ex.peer, e ? e->addr : "", &f);
+    peer_send_frame(p, p->ex.peer, e ? e->addr : "", &f);
 }
 
 /* Every cfg.reseed_every rounds, and whenever the view is empty, the
@@ -199,12 +204,17 @@ static void start_exchange(rm_peer *p, rm_time_us now) {
     memcpy(p->ex.peer, e->id, RM_ID_BYTES);
     p->ex.deadline = now + p->cfg.exchange_timeout_us;
     p->st.exchanges_started++;
-    send_push(p, false);
+    /* An items-only peer's HAVE is the exchange; a peer with both sends
+     * it alongside its PUSH. */
+    if (p->cfg.n)
+        send_push(p, false);
+    if (p->cfg.items_max)
+        peer_send_have(p, p->ex.peer, p->ex.id, true);
 }
 
 static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
                     bool pull) {
-    learn_entries(p, from, in);
+    peer_learn_entries(p, from, in->nentries, in->entries);
     rm_view_heard(&p->view, from);
     rm_view_entry *e = rm_view_find(&p->view, from);
     const char *addr = e ? e->addr : "";
@@ -220,7 +230,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
         f.u.need_full.exchange = in->exchange;
         f.u.need_full.base = in->base;
         p->st.need_full_sent++;
-        send_frame(p, from, addr, &f);
+        peer_send_frame(p, from, addr, &f);
         return; /* the key frame comes with the same exchange id */
     }
     if (e)
@@ -249,7 +259,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
     rm_base *b = p->cfg.delta ? peer_base_slot(p, from) : NULL;
     uint64_t want = s == MODEL_OK && in->base && b && b->id == in->base ? in->base : 0;
     f.u.ex.base = peer_fill_model(p, from, want, &f.u.ex.model, b ? b->v : NULL);
-    send_frame(p, from, addr, &f);
+    peer_send_frame(p, from, addr, &f);
     if (b) {
         b->id = in->exchange;
         b->used = ++p->clock;
@@ -265,7 +275,7 @@ static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in
         return;
     }
     p->ex.active = false;
-    learn_entries(p, from, in);
+    peer_learn_entries(p, from, in->nentries, in->entries);
     rm_view_heard(&p->view, from);
     peer_model_status s = peer_take_model(p, from, in);
     if (s == MODEL_NEED_FULL) { /* our base and theirs disagree */
@@ -309,6 +319,12 @@ static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
         close_peer(p, from);
         return;
     }
+    bool vector_frame = f.type == RM_FRAME_PUSH || f.type == RM_FRAME_PULL_REPLY ||
+                        f.type == RM_FRAME_NEED_FULL;
+    if (vector_frame && p->cfg.n == 0) {
+        p->st.refused_shape++; /* an items-only peer has no model to merge */
+        return;
+    }
     switch (f.type) {
     case RM_FRAME_PUSH:
         on_push(p, from, &f.u.ex, f.flags & RM_WIRE_FLAG_PULL);
@@ -344,11 +360,17 @@ static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
         rm_frame ack = {.type = RM_FRAME_ACK};
         ack.u.ping.nonce = f.u.ping.nonce;
         rm_view_entry *e = rm_view_find(&p->view, from);
-        send_frame(p, from, e ? e->addr : "", &ack);
+        peer_send_frame(p, from, e ? e->addr : "", &ack);
         break;
     }
     case RM_FRAME_ACK:
         rm_view_heard(&p->view, from);
+        break;
+    case RM_FRAME_HAVE:
+        peer_on_have(p, from, &f.u.have);
+        break;
+    case RM_FRAME_ITEMS:
+        peer_on_items(p, from, &f.u.items);
         break;
     default:
         break;
@@ -401,6 +423,7 @@ static void timers(rm_peer *p, rm_time_us now) {
 }
 
 void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in) {
+    p->noffered = 0; /* the shell has taken the last input's items in */
     switch (in->kind) {
     case RM_IN_FRAME:
         if (p->stepping) {
@@ -458,7 +481,11 @@ rm_time_us rm_peer_next_deadline(const rm_peer *p) {
 rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
                       const rm_rng *rng, rm_time_us now) {
     *out = NULL;
-    if (!cfg->params || cfg->n == 0 || cfg->merge >= RM_MERGE_END ||
+    /* A peer gossips a vector, a set of items, or both. */
+    bool vector_ok = cfg->n ? cfg->params != NULL : cfg->items_max > 0;
+    bool items_ok = cfg->items_max <= RM_WIRE_ITEMS_MAX &&
+                    (cfg->items_max == 0 || cfg->items_frame_bytes >= 64);
+    if (!vector_ok || !items_ok || cfg->merge >= RM_MERGE_END ||
         cfg->gossip_interval_us == 0 || cfg->exchange_timeout_us == 0 ||
         cfg->delta_chunk == 0 || (cfg->delta && cfg->delta_bases_max == 0) ||
         cfg->pending_max == 0)
@@ -469,7 +496,7 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
     p->cfg = *cfg;
     p->rng = *rng;
     p->training = cfg->train;
-    p->rejoining = cfg->rejoin;
+    p->rejoining = cfg->rejoin && cfg->n; /* a stale vector to refresh */
     p->rejoin_left = cfg->rejoin_rounds;
     p->weight = RM_PUSHSUM_UNIT;
     p->lim.model_n_max = cfg->n;
@@ -477,6 +504,11 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
      * a full view sample, the model, and int8 scales at worst. */
     p->lim.frame_bytes_max = 1024 + (size_t)RM_VIEW_ENTRIES_MAX * (48 + RM_ADDR_MAX) +
                              (size_t)cfg->n * 8;
+    /* With items: an ITEMS frame of the budget, or a HAVE of every id. */
+    if (cfg->items_max) {
+        size_t ids = (size_t)cfg->items_max * 8;
+        p->lim.frame_bytes_max += ids > cfg->items_frame_bytes ? ids : cfg->items_frame_bytes;
+    }
     rm_err err = rm_view_init(&p->view, cfg->view_max, cfg->suspect_after,
                               cfg->drop_after);
     if (err)
@@ -484,7 +516,7 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
     err = RM_ENOMEM;
     size_t bytes = (size_t)cfg->n * sizeof(float);
     p->scratch = cfg->scratch;
-    if (!p->scratch) {
+    if (!p->scratch && cfg->n) {
         if (!(p->scratch = malloc(bytes)))
             goto err;
         p->own_scratch = true;
@@ -529,6 +561,7 @@ void rm_peer_free(rm_peer *p) {
     free(p->dscratch);
     free(p->qscratch);
     free(p->sscratch);
+    peer_items_free(p);
     free(p);
 }
 
@@ -566,7 +599,7 @@ void rm_peer_leave(rm_peer *p) {
     rm_frame f = {.type = RM_FRAME_LEAVE};
     f.u.leave.incarnation = p->cfg.incarnation;
     for (uint32_t i = 0; i < p->view.len; i++)
-        send_frame(p, p->view.e[i].id, p->view.e[i].addr, &f);
+        peer_send_frame(p, p->view.e[i].id, p->view.e[i].addr, &f);
     p->training = false;
 }
 

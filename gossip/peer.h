@@ -9,7 +9,17 @@
  * (cfg.params, n floats), and only between training steps: while a step it
  * asked for (RM_ACT_RUN_STEP) runs, incoming frames wait in a bounded queue
  * and are handled when RM_IN_STEP_DONE arrives, so the buffer has one writer
- * at a time with no lock. Time is in microseconds of the shell's clock. */
+ * at a time with no lock. Time is in microseconds of the shell's clock.
+ *
+ * A peer may also hold a set of items (cfg.items_max > 0): opaque blobs
+ * with 64-bit ids, such as a random forest's trees, merged by union. Each
+ * round it tells its partner which ids it holds (a HAVE frame) and each side
+ * sends the other the items it lacks (ITEMS; docs/PROTOCOL.md). The core
+ * never looks inside an item: a received one goes to the shell
+ * (RM_ACT_ITEM), which checks it and hands it back with rm_peer_add_item
+ * only if it is good, so a bad item is never forwarded. A peer with items
+ * may have no parameter vector at all (params NULL, n 0: an "items-only"
+ * peer); its HAVE is then the exchange itself. */
 #ifndef RM_PEER_H
 #define RM_PEER_H
 
@@ -73,13 +83,20 @@ typedef struct {
                                       on, and only then train again */
     uint32_t rejoin_rounds;        /* rounds to wait for that pull before
                                       training anyway (no peer answers) */
+    uint32_t items_max;            /* items the peer holds at most, up to
+                                      RM_WIRE_ITEMS_MAX; 0: no items */
+    uint32_t items_frame_bytes;    /* most bytes of one ITEMS frame sent (what
+                                      does not fit goes in later rounds); a
+                                      receiver refuses larger frames, so peers
+                                      must agree on it */
 } rm_peer_config;
 
 /* Defaults: pairwise merge, 100 ms interval, timeout 4 intervals, V = 16,
  * 4 entries per exchange, shuffle on, suspect after 2 misses, drop after 4,
  * training on, norm bound 100x + 1e3, stale bound 1000 versions, deltas off,
  * int8 chunk 256, 16 bases, 32 pending frames, a seed every 20 rounds,
- * 4 seeds kept, rejoin off (10 rounds when on). */
+ * 4 seeds kept, rejoin off (10 rounds when on), items off (4 MiB ITEMS
+ * frames when on). */
 void rm_peer_config_default(rm_peer_config *c);
 
 typedef enum {
@@ -108,14 +125,17 @@ typedef enum {
     RM_ACT_SEND = 1,    /* send bytes to peer (at addr): one whole frame */
     RM_ACT_RUN_STEP,    /* run one training step, then report STEP_DONE */
     RM_ACT_CLOSE,       /* drop the connection to peer (it misbehaved or left) */
+    RM_ACT_ITEM,        /* peer sent an item the core does not hold: check it
+                           and, if it is good, rm_peer_add_item it */
 } rm_action_kind;
 
 typedef struct {
     rm_action_kind kind;
     uint8_t peer[RM_ID_BYTES];
     char addr[RM_PEER_ADDR_MAX + 1];
-    uint8_t *bytes;          /* SEND: malloc'd; now the shell's to free() */
+    uint8_t *bytes;          /* SEND, ITEM: malloc'd; now the shell's to free() */
     size_t len;
+    uint64_t item_id;        /* ITEM: the id it came with */
 } rm_action;
 
 /* What a peer counted; every refusal has its own reason. */
@@ -128,13 +148,17 @@ typedef struct {
     uint64_t unexpected;     /* replies to no open exchange (late, foreign) */
     uint64_t duplicates;     /* PUSHes seen twice (the network duplicated them) */
     uint64_t rejoins;        /* fresh models pulled and merged after a restart */
+    uint64_t items_in;       /* items received that the core lacked (RM_ACT_ITEM) */
+    uint64_t items_out;      /* items sent in ITEMS frames */
+    uint64_t items_dup;      /* items received that it held already */
 } rm_peer_stats;
 
 typedef struct rm_peer rm_peer;
 
 /* Creates a peer at time now; rng is its own generator (copied in). The
- * first poll asks for a training step when cfg->train. Errors: RM_EINVAL
- * (a field out of range), RM_ENOMEM. */
+ * first poll asks for a training step when cfg->train. cfg->params may be
+ * NULL with cfg->n 0 only when cfg->items_max > 0 (an items-only peer).
+ * Errors: RM_EINVAL (a field out of range), RM_ENOMEM. */
 rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
                       const rm_rng *rng, rm_time_us now);
 void rm_peer_free(rm_peer *p);
@@ -181,6 +205,18 @@ rm_err rm_peer_save_state(const rm_peer *p, uint8_t **state, size_t *state_len,
  * RM_ENOMEM. */
 rm_err rm_peer_restore_state(rm_peer *p, const uint8_t *state, size_t state_len,
                              const uint8_t *bases, size_t bases_len);
+
+/* Adds an item to the peer's set (a copy of len bytes): one the shell made
+ * (a tree it grew) or one it received through RM_ACT_ITEM and found good.
+ * From then on the core offers it to partners that lack it. An id held
+ * already is left as it is (RM_OK). O(items) for the sorted insert.
+ * Errors: RM_EINVAL (items off), RM_ETOO_LARGE (items_max held already, or
+ * an item too large for an ITEMS frame of items_frame_bytes), RM_ENOMEM. */
+rm_err rm_peer_add_item(rm_peer *p, uint64_t id, const uint8_t *bytes, size_t len);
+
+/* Items held (0 when items are off), and whether id is one (O(log items)). */
+uint32_t rm_peer_item_count(const rm_peer *p);
+bool rm_peer_has_item(const rm_peer *p, uint64_t id);
 
 /* The core's generator, for a checkpoint (pass it back to rm_peer_create). */
 const rm_rng *rm_peer_rng(const rm_peer *p);

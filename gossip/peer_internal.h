@@ -20,6 +20,13 @@ typedef struct {
     float *v;                /* (n) */
 } rm_base;
 
+/* An item of the peer's set (rm_peer_add_item): its own copy. */
+typedef struct {
+    uint64_t id;
+    uint32_t len;
+    uint8_t *bytes;          /* (len) */
+} rm_item;
+
 /* A frame that arrived while a step was running. */
 typedef struct {
     uint8_t peer[RM_ID_BYTES];
@@ -71,6 +78,16 @@ struct rm_peer {
     float *dscratch;         /* (n): an outgoing delta */
     int8_t *qscratch;        /* (n): its int8 form */
     float *sscratch;         /* (n / chunk + 1): its scales */
+    rm_item *items;          /* (items_cap) the item set, ascending ids */
+    uint32_t nitems, items_cap;
+    uint64_t *offered;       /* ids handed to the shell (RM_ACT_ITEM) during
+                                the current input, sent twice by then */
+    uint32_t noffered, offered_cap;
+    struct {                 /* our open HAVE(want_reply): its answer gets ITEMS */
+        bool open;
+        uint64_t id;
+        uint8_t peer[RM_ID_BYTES];
+    } have;
 };
 
 typedef enum { MODEL_OK, MODEL_NEED_FULL, MODEL_REFUSED } peer_model_status;
@@ -86,5 +103,19 @@ peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
 void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator);
 void peer_merge_stale(rm_peer *p, const rm_wire_exchange *ex);
 void peer_keep_base(rm_peer *p, const uint8_t *peer, uint64_t id);
+
+/* peer.c, for peer_items.c */
+rm_action *peer_push_action(rm_peer *p, rm_action_kind kind);
+void peer_send_frame(rm_peer *p, const uint8_t *to, const char *addr,
+                     const rm_frame *f);
+uint8_t peer_fill_entries(rm_peer *p, const uint8_t *to, rm_wire_entry *entries);
+void peer_learn_entries(rm_peer *p, const uint8_t *from, uint8_t n,
+                        const rm_wire_entry *entries);
+
+/* peer_items.c */
+void peer_send_have(rm_peer *p, const uint8_t *to, uint64_t exchange, bool want_reply);
+void peer_on_have(rm_peer *p, const uint8_t *from, const rm_wire_have *h);
+void peer_on_items(rm_peer *p, const uint8_t *from, const rm_wire_items *it);
+void peer_items_free(rm_peer *p);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct {
     uint32_t misses;
     uint64_t last_version;    /* newest model version seen from it */
     uint64_t last_exchange;   /* the last exchange it opened with us */
+    uint64_t last_have;       /* the last item exchange it opened with us */
 } rm_view_entry;
 
 typedef struct {

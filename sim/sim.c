@@ -99,6 +99,9 @@ static void drain(rm_sim *s, uint32_t i) {
         }
         case RM_ACT_CLOSE:
             break; /* no connections to close in virtual time */
+        case RM_ACT_ITEM:
+            free(a.bytes); /* TODO(items): the forest learner */
+            break;
         }
     }
     uint64_t t = rm_peer_next_deadline(p->core);

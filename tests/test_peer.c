@@ -49,20 +49,23 @@ static void link_up(tpeer *a, tpeer *b) {
 }
 
 /* Polls one action, which must be of `kind`. */
-static rm_action expect(tpeer *t, rm_action_kind kind) {
+static rm_action expect_core(rm_peer *core, rm_action_kind kind) {
     rm_action a;
-    if (!rm_peer_poll(t->core, &a))
+    if (!rm_peer_poll(core, &a))
         fail_msg("expected an action of kind %d, got none", kind);
     if (a.kind != kind)
         fail_msg("expected an action of kind %d, got %d", kind, a.kind);
     return a;
 }
 
-static void expect_none(tpeer *t) {
+static void expect_none_core(rm_peer *core) {
     rm_action a;
-    if (rm_peer_poll(t->core, &a))
+    if (rm_peer_poll(core, &a))
         fail_msg("expected no action, got kind %d", a.kind);
 }
+
+static rm_action expect(tpeer *t, rm_action_kind kind) { return expect_core(t->core, kind); }
+static void expect_none(tpeer *t) { expect_none_core(t->core); }
 
 static rm_frame decode(const rm_action *a) {
     rm_frame f;
@@ -663,6 +666,565 @@ static void saved_state_round_trips_and_bad_blobs_are_refused(void **state) {
     rm_peer_free(b.core);
 }
 
+/* ---- items: sets of opaque blobs merged by union ---------------------- */
+
+/* An items-only peer (no parameter vector, as a forest) and its shell. */
+typedef struct {
+    rm_peer *core;
+    uint8_t id[RM_ID_BYTES];
+    bool down;               /* frames to it are lost, its timers do not fire */
+    uint32_t refused;        /* items its shell found bad */
+    uint32_t offers;         /* RM_ACT_ITEM actions it got */
+    uint32_t steps;          /* RM_ACT_RUN_STEP actions it got */
+    uint32_t bad_from[4];    /* bad items offered, by sender */
+} ipeer;
+
+enum { IPEERS = 4, QMAX = 4096 };
+static ipeer ip[IPEERS];
+static struct {
+    int from, to;
+    uint8_t *bytes;
+    size_t len;
+} iq[QMAX];
+static int iq_head, iq_tail;
+static size_t items_frame_max;   /* largest ITEMS frame seen on the wire */
+
+#define BAD_ITEM 0xba            /* an item whose first byte is this is bad */
+
+/* Item id k's bytes: k, then a pattern; 20..26 bytes. */
+static size_t item_bytes(uint64_t k, uint8_t *out) {
+    size_t len = 20 + (size_t)(k % 7);
+    for (size_t i = 0; i < len; i++)
+        out[i] = (uint8_t)(k + 3 * i);
+    return len;
+}
+
+static void add_own_item(int i, uint64_t k) {
+    uint8_t b[64];
+    size_t len = item_bytes(k, b);
+    assert_int_equal(rm_peer_add_item(ip[i].core, k, b, len), RM_OK);
+}
+
+static void items_cfg(rm_peer_config *c, int i) {
+    rm_peer_config_default(c);
+    memset(c->id, 0, RM_ID_BYTES);
+    c->id[0] = (uint8_t)i;
+    c->id[1] = 0x77;
+    snprintf(c->addr, sizeof c->addr, "item-%d", i);
+    c->incarnation = 1;
+    c->params = NULL;
+    c->n = 0;
+    c->train = false;
+    c->items_max = 64;
+}
+
+static void make_ipeer(int i, uint32_t frame_bytes) {
+    rm_peer_config c;
+    items_cfg(&c, i);
+    if (frame_bytes)
+        c.items_frame_bytes = frame_bytes;
+    memset(&ip[i], 0, sizeof ip[i]);
+    memcpy(ip[i].id, c.id, RM_ID_BYTES);
+    rm_rng r;
+    rm_rng_seed(&r, 100 + (uint64_t)i);
+    assert_int_equal(rm_peer_create(&ip[i].core, &c, &r, 0), RM_OK);
+}
+
+/* Every peer knows every other one. */
+static void mesh(int n) {
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+            if (i != j) {
+                char addr[32];
+                snprintf(addr, sizeof addr, "item-%d", j);
+                assert_int_equal(rm_peer_add_seed(ip[i].core, ip[j].id, addr, 1), RM_OK);
+            }
+}
+
+/* The shell: carries out i's actions. Frames go into the queue; items
+ * are checked (a first byte of BAD_ITEM is bad) and added back. */
+static void ishell(int i) {
+    rm_action a;
+    while (rm_peer_poll(ip[i].core, &a)) {
+        if (a.kind == RM_ACT_SEND) {
+            rm_frame f;
+            rm_wire_limits lim = {.frame_bytes_max = 1 << 20, .model_n_max = 0};
+            assert_int_equal(rm_wire_decode(a.bytes, a.len, &lim, &f), RM_OK);
+            if (f.type == RM_FRAME_ITEMS && a.len > items_frame_max)
+                items_frame_max = a.len;
+            assert_true(iq_tail < QMAX);
+            iq[iq_tail].from = i;
+            iq[iq_tail].to = a.peer[0];
+            iq[iq_tail].bytes = a.bytes;
+            iq[iq_tail++].len = a.len;
+        } else if (a.kind == RM_ACT_ITEM) {
+            ip[i].offers++;
+            uint8_t want[64];
+            size_t len = item_bytes(a.item_id, want);
+            if (a.len > 0 && a.bytes[0] == BAD_ITEM) {
+                ip[i].refused++;
+                ip[i].bad_from[a.peer[0]]++;
+            } else {
+                assert_int_equal(a.len, len); /* carried intact */
+                assert_memory_equal(a.bytes, want, len);
+                assert_int_equal(rm_peer_add_item(ip[i].core, a.item_id, a.bytes, a.len),
+                                 RM_OK);
+            }
+            free(a.bytes);
+        } else if (a.kind == RM_ACT_RUN_STEP) {
+            ip[i].steps++;
+        } else {
+            free(a.bytes);
+        }
+    }
+}
+
+/* Delivers frames (in order) until none are left. */
+static void iquiet(uint64_t now) {
+    while (iq_head < iq_tail) {
+        int to = iq[iq_head].to, from = iq[iq_head].from;
+        uint8_t *b = iq[iq_head].bytes;
+        size_t len = iq[iq_head++].len;
+        if (!ip[to].down) {
+            rm_input in = {.kind = RM_IN_FRAME, .peer = ip[from].id, .bytes = b,
+                           .len = len, .give = true};
+            rm_peer_handle(ip[to].core, now, &in);
+            ishell(to);
+        } else {
+            free(b);
+        }
+    }
+    iq_head = iq_tail = 0;
+}
+
+/* One round: n timers, each the earliest of the live peers', fired in
+ * turn, with every frame delivered at that same instant. No other timer is
+ * due then, so each exchange runs to its end before the next one starts
+ * (a frame handled when the receiver's own round is due would start a
+ * concurrent exchange, which may send an item twice). */
+static void iround(int n, uint64_t *now) {
+    for (int k = 0; k < n; k++) {
+        int next = -1;
+        for (int i = 0; i < n; i++)
+            if (!ip[i].down && (next < 0 || rm_peer_next_deadline(ip[i].core) <
+                                                rm_peer_next_deadline(ip[next].core)))
+                next = i;
+        if (next < 0)
+            return;
+        uint64_t at = rm_peer_next_deadline(ip[next].core);
+        if (at > *now)
+            *now = at;
+        rm_peer_handle(ip[next].core, *now, &(rm_input){.kind = RM_IN_TIMER});
+        ishell(next);
+        iquiet(*now);
+    }
+}
+
+static bool holds_all(int i, uint64_t first, uint64_t last) {
+    for (uint64_t k = first; k <= last; k++)
+        if (!rm_peer_has_item(ip[i].core, k))
+            return false;
+    return true;
+}
+
+/* Frees the peers and whatever is still in flight (a test must not hand
+ * the next one its frames). */
+static void ifree(int n) {
+    for (int i = 0; i < n; i++)
+        rm_peer_free(ip[i].core);
+    for (int k = iq_head; k < iq_tail; k++)
+        free(iq[k].bytes);
+    iq_head = iq_tail = 0;
+}
+
+/* An items-only peer needs no vector; a peer needs one or the other. */
+static void items_only_peers_are_accepted(void **state) {
+    (void)state;
+    rm_peer_config c;
+    items_cfg(&c, 0);
+    rm_rng r;
+    rm_rng_seed(&r, 1);
+    rm_peer *p = NULL;
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_OK);
+    assert_int_equal(rm_peer_item_count(p), 0);
+    assert_false(rm_peer_has_item(p, 5));
+    rm_peer_free(p);
+    c.items_max = 0; /* neither a vector nor items */
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    c.items_max = RM_WIRE_ITEMS_MAX + 1;
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    c.items_max = 2;
+    c.items_frame_bytes = 63;
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    c.items_frame_bytes = 64;
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_OK);
+    uint8_t b[64] = {0};
+    /* 64 - header and count (12) - id and len (12) = 40 bytes at most. */
+    assert_int_equal(rm_peer_add_item(p, 1, b, 41), RM_ETOO_LARGE);
+    assert_int_equal(rm_peer_add_item(p, 9, b, 40), RM_OK);
+    assert_int_equal(rm_peer_add_item(p, 3, b, 0), RM_OK);
+    assert_int_equal(rm_peer_add_item(p, 9, b, 5), RM_OK); /* held: unchanged */
+    assert_int_equal(rm_peer_add_item(p, 4, b, 1), RM_ETOO_LARGE); /* items_max */
+    assert_int_equal(rm_peer_item_count(p), 2);
+    assert_true(rm_peer_has_item(p, 3) && rm_peer_has_item(p, 9));
+    rm_peer_free(p);
+    /* A vector peer with items off refuses items. */
+    tpeer v;
+    make(&v, 9, 0.0f, false, NULL);
+    assert_int_equal(rm_peer_add_item(v.core, 1, b, 1), RM_EINVAL);
+    assert_int_equal(rm_peer_item_count(v.core), 0);
+    rm_peer_free(v.core);
+}
+
+/* The first exchange, frame by frame: HAVE(1) -> ITEMS + HAVE(0) ->
+ * ITEMS; then both hold the union and nothing moved twice. */
+static void an_item_exchange_step_by_step(void **state) {
+    (void)state;
+    make_ipeer(0, 0);
+    make_ipeer(1, 0);
+    mesh(2);
+    add_own_item(0, 1);
+    add_own_item(0, 2);
+    add_own_item(1, 2);
+    add_own_item(1, 7);
+    rm_peer_handle(ip[0].core, rm_peer_next_deadline(ip[0].core),
+                   &(rm_input){.kind = RM_IN_TIMER});
+    rm_action have = expect_core(ip[0].core, RM_ACT_SEND);
+    expect_none_core(ip[0].core); /* no PUSH: an items-only peer has no model */
+    rm_frame f;
+    rm_wire_limits lim = {1 << 20, 0};
+    assert_int_equal(rm_wire_decode(have.bytes, have.len, &lim, &f), RM_OK);
+    assert_int_equal(f.type, RM_FRAME_HAVE);
+    assert_int_equal(f.u.have.want_reply, 1);
+    assert_int_equal(f.u.have.nids, 2);
+    assert_int_equal(rm_wire_have_id(&f.u.have, 0), 1);
+    assert_int_equal(rm_wire_have_id(&f.u.have, 1), 2);
+    assert_memory_equal(f.u.have.entries[0].id, ip[0].id, RM_ID_BYTES);
+    uint64_t exchange = f.u.have.exchange;
+    rm_peer_handle(ip[1].core, 1000, &(rm_input){.kind = RM_IN_FRAME, .peer = ip[0].id,
+                                                 .bytes = have.bytes, .len = have.len});
+    free(have.bytes);
+    rm_action items = expect_core(ip[1].core, RM_ACT_SEND);
+    rm_action reply = expect_core(ip[1].core, RM_ACT_SEND);
+    expect_none_core(ip[1].core);
+    assert_int_equal(rm_wire_decode(items.bytes, items.len, &lim, &f), RM_OK);
+    assert_int_equal(f.type, RM_FRAME_ITEMS);
+    assert_int_equal(f.u.items.count, 1); /* 7: peer 0 holds 2 already */
+    assert_int_equal(rm_wire_decode(reply.bytes, reply.len, &lim, &f), RM_OK);
+    assert_int_equal(f.type, RM_FRAME_HAVE);
+    assert_int_equal(f.u.have.want_reply, 0);
+    assert_true(f.u.have.exchange == exchange);
+    rm_peer_handle(ip[0].core, 2000, &(rm_input){.kind = RM_IN_FRAME, .peer = ip[1].id,
+                                                 .bytes = items.bytes, .len = items.len});
+    free(items.bytes);
+    rm_action item = expect_core(ip[0].core, RM_ACT_ITEM);
+    assert_int_equal(item.item_id, 7);
+    assert_memory_equal(item.peer, ip[1].id, RM_ID_BYTES);
+    assert_false(rm_peer_has_item(ip[0].core, 7)); /* until the shell says so */
+    assert_int_equal(rm_peer_add_item(ip[0].core, 7, item.bytes, item.len), RM_OK);
+    free(item.bytes);
+    rm_peer_handle(ip[0].core, 2100, &(rm_input){.kind = RM_IN_FRAME, .peer = ip[1].id,
+                                                 .bytes = reply.bytes, .len = reply.len});
+    free(reply.bytes);
+    rm_action back = expect_core(ip[0].core, RM_ACT_SEND);
+    assert_int_equal(rm_wire_decode(back.bytes, back.len, &lim, &f), RM_OK);
+    assert_int_equal(f.type, RM_FRAME_ITEMS);
+    assert_int_equal(f.u.items.count, 1); /* 1 */
+    expect_none_core(ip[0].core);
+    const rm_peer_stats *st = rm_peer_get_stats(ip[0].core);
+    assert_int_equal(st->exchanges_done, 1);
+    assert_int_equal(st->items_in, 1);
+    assert_int_equal(st->items_out, 1);
+    rm_peer_handle(ip[1].core, 3000, &(rm_input){.kind = RM_IN_FRAME, .peer = ip[0].id,
+                                                 .bytes = back.bytes, .len = back.len,
+                                                 .give = true});
+    ishell(1);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(rm_peer_item_count(ip[i].core), 3);
+        assert_true(holds_all(i, 1, 2) && rm_peer_has_item(ip[i].core, 7));
+        assert_int_equal(rm_peer_get_stats(ip[i].core)->items_dup, 0);
+    }
+    /* A second answer to the same HAVE is not expected: dropped. */
+    rm_frame again = {.type = RM_FRAME_HAVE};
+    again.u.have.exchange = exchange;
+    uint8_t buf[256];
+    size_t len;
+    assert_int_equal(rm_wire_encode(&again, buf, sizeof buf, &len), RM_OK);
+    rm_peer_handle(ip[0].core, 3100, &(rm_input){.kind = RM_IN_FRAME, .peer = ip[1].id,
+                                                 .bytes = buf, .len = len});
+    expect_none_core(ip[0].core);
+    assert_int_equal(rm_peer_get_stats(ip[0].core)->unexpected, 1);
+    ifree(2);
+}
+
+/* Three peers with their own items and some in common reach the union,
+ * and, with one exchange at a time, no item crosses a link twice. */
+static void items_converge_to_the_union_without_duplicates(void **state) {
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        make_ipeer(i, 0);
+    mesh(3);
+    for (uint64_t k = 1; k <= 10; k++)
+        add_own_item(0, k);
+    for (uint64_t k = 8; k <= 20; k++)
+        add_own_item(1, k);
+    add_own_item(2, 1000);
+    uint64_t now = 0;
+    int rounds = 0;
+    while (rounds < 20 && !(holds_all(0, 1, 20) && holds_all(1, 1, 20) &&
+                            holds_all(2, 1, 20))) {
+        iround(3, &now);
+        rounds++;
+    }
+    print_message("3 peers reach the union of 21 items in %d rounds\n", rounds);
+    for (int i = 0; i < 3; i++) {
+        assert_true(holds_all(i, 1, 20));
+        assert_true(rm_peer_has_item(ip[i].core, 1000));
+        assert_int_equal(rm_peer_item_count(ip[i].core), 21);
+        const rm_peer_stats *st = rm_peer_get_stats(ip[i].core);
+        assert_int_equal(st->items_dup, 0);
+        assert_int_equal(st->items_in, 21 - (i == 0 ? 10 : i == 1 ? 13 : 1));
+        assert_int_equal(ip[i].refused, 0);
+    }
+    /* Once converged, exchanges carry ids only. */
+    uint64_t out = 0;
+    for (int i = 0; i < 3; i++)
+        out += rm_peer_get_stats(ip[i].core)->items_out;
+    iround(3, &now);
+    for (int i = 0; i < 3; i++)
+        out -= rm_peer_get_stats(ip[i].core)->items_out;
+    assert_true(out == 0);
+    ifree(3);
+}
+
+/* An ITEMS frame holds at most items_frame_bytes: the rest of what a
+ * partner lacks goes in later rounds. */
+static void the_byte_budget_splits_items_across_rounds(void **state) {
+    (void)state;
+    /* 12 bytes of header and count, then 32..38 bytes per item: three of
+     * our items fit in 128 bytes, never four. */
+    make_ipeer(0, 128);
+    make_ipeer(1, 128);
+    mesh(2);
+    for (uint64_t k = 1; k <= 10; k++)
+        add_own_item(0, k);
+    items_frame_max = 0;
+    uint64_t now = 0;
+    uint32_t got[12] = {0};
+    int rounds = 0;
+    while (rounds < 12 && rm_peer_item_count(ip[1].core) < 10) {
+        iround(2, &now);
+        got[rounds++] = rm_peer_item_count(ip[1].core);
+    }
+    print_message("10 items over 128-byte ITEMS frames: %d rounds, largest frame %zu "
+                  "bytes\n", rounds, items_frame_max);
+    assert_true(items_frame_max <= 128);
+    assert_int_equal(rm_peer_item_count(ip[1].core), 10);
+    /* A round is two exchanges, and each sends one frame of 3 items. */
+    assert_int_equal(got[0], 6);
+    assert_int_equal(rounds, 2);
+    assert_int_equal(rm_peer_get_stats(ip[1].core)->items_dup, 0);
+    ifree(2);
+}
+
+/* A peer that was down misses the exchanges; when it comes back it gets
+ * every item, among them those of a peer that is gone for good. */
+static void a_peer_that_was_down_gets_everything_later(void **state) {
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        make_ipeer(i, 0);
+    mesh(3);
+    for (uint64_t k = 1; k <= 5; k++)
+        add_own_item(0, k);
+    for (uint64_t k = 6; k <= 9; k++)
+        add_own_item(1, k);
+    ip[2].down = true;
+    uint64_t now = 0;
+    for (int r = 0; r < 50 && !(holds_all(0, 1, 9) && holds_all(1, 1, 9)); r++)
+        iround(3, &now);
+    assert_true(holds_all(0, 1, 9) && holds_all(1, 1, 9));
+    assert_int_equal(rm_peer_item_count(ip[2].core), 0);
+    /* Peer 0 leaves for good; peer 2 comes back. */
+    ip[0].down = true;
+    ip[2].down = false;
+    for (int r = 0; r < 50 && !holds_all(2, 1, 9); r++)
+        iround(3, &now);
+    assert_true(holds_all(2, 1, 9));
+    assert_true(rm_peer_get_stats(ip[2].core)->exchanges_done > 0);
+    ifree(3);
+}
+
+/* An item the shell refuses is never kept, so never offered to anyone
+ * else; a later copy is handed to the shell again. */
+static void a_bad_item_is_not_forwarded(void **state) {
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        make_ipeer(i, 0);
+    mesh(3);
+    uint8_t bad[24];
+    memset(bad, BAD_ITEM, sizeof bad);
+    assert_int_equal(rm_peer_add_item(ip[0].core, 66, bad, sizeof bad), RM_OK);
+    add_own_item(0, 1);
+    add_own_item(2, 2);
+    uint64_t now = 0;
+    for (int r = 0; r < 8; r++)
+        iround(3, &now);
+    for (int i = 1; i < 3; i++) {
+        assert_true(holds_all(i, 1, 2));
+        assert_false(rm_peer_has_item(ip[i].core, 66));
+        assert_int_equal(rm_peer_item_count(ip[i].core), 2);
+        /* Offered by peer 0 (again after each refusal), never by the other. */
+        assert_true(ip[i].bad_from[0] >= 1);
+        assert_int_equal(ip[i].bad_from[3 - i], 0);
+        assert_int_equal(ip[i].refused, ip[i].bad_from[0]);
+    }
+    print_message("bad item: refused %u and %u times, only ever sent by its owner\n",
+                  ip[1].refused, ip[2].refused);
+    ifree(3);
+}
+
+/* Frames that arrive during a training step wait for it, as for vectors,
+ * and an item sent by two partners meanwhile reaches the shell once. */
+static void items_during_a_step_wait_and_reach_the_shell_once(void **state) {
+    (void)state;
+    for (int i = 0; i < 3; i++)
+        make_ipeer(i, 0);
+    rm_peer_free(ip[2].core);
+    rm_peer_config c;
+    items_cfg(&c, 2);
+    c.train = true;
+    c.max_steps = 2;
+    rm_rng r;
+    rm_rng_seed(&r, 102);
+    assert_int_equal(rm_peer_create(&ip[2].core, &c, &r, 0), RM_OK);
+    ishell(2);
+    assert_int_equal(ip[2].steps, 1);
+    assert_true(rm_peer_stepping(ip[2].core));
+    add_own_item(0, 5);
+    add_own_item(1, 5);
+    /* Both send peer 2 an ITEMS frame holding item 5. */
+    for (int i = 0; i < 2; i++) {
+        uint8_t b[64];
+        size_t len = item_bytes(5, b);
+        rm_wire_item it = {.id = 5, .len = (uint32_t)len, .bytes = b};
+        rm_frame f = {.type = RM_FRAME_ITEMS};
+        f.u.items.count = 1;
+        f.u.items.items = &it;
+        uint8_t buf[128];
+        size_t flen;
+        assert_int_equal(rm_wire_encode(&f, buf, sizeof buf, &flen), RM_OK);
+        rm_peer_handle(ip[2].core, 10 + (uint64_t)i,
+                       &(rm_input){.kind = RM_IN_FRAME, .peer = ip[i].id, .bytes = buf,
+                                   .len = flen});
+        ishell(2);
+        assert_int_equal(ip[2].offers, 0); /* queued */
+    }
+    rm_peer_handle(ip[2].core, 20, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 1});
+    ishell(2);
+    assert_int_equal(ip[2].offers, 1);
+    assert_int_equal(ip[2].steps, 2);
+    assert_true(rm_peer_has_item(ip[2].core, 5));
+    assert_int_equal(rm_peer_get_stats(ip[2].core)->items_dup, 1);
+    rm_peer_handle(ip[2].core, 30, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 1});
+    ishell(2);
+    assert_int_equal(ip[2].steps, 2); /* max_steps */
+    ifree(3);
+}
+
+/* A silent partner of an items-only peer times out, is suspected, then
+ * dropped, as with PUSH. A PUSH is a model beyond its limit of 0 values:
+ * malformed, and the sender is closed; a NEED_FULL has the wrong shape. */
+static void items_only_exchanges_time_out_like_pushes(void **state) {
+    (void)state;
+    make_ipeer(0, 0);
+    make_ipeer(1, 0);
+    rm_peer_handle(ip[0].core, 0, &(rm_input){.kind = RM_IN_PEER_UP, .peer = ip[1].id,
+                                              .addr = "item-1"});
+    for (int fired = 0; fired < 100 && rm_peer_view_len(ip[0].core) > 0; fired++) {
+        uint64_t at = rm_peer_next_deadline(ip[0].core);
+        rm_peer_handle(ip[0].core, at, &(rm_input){.kind = RM_IN_TIMER});
+        rm_action a;
+        while (rm_peer_poll(ip[0].core, &a))
+            free(a.bytes);
+    }
+    assert_int_equal(rm_peer_view_len(ip[0].core), 0);
+    assert_true(rm_peer_get_stats(ip[0].core)->exchanges_timed_out >= 4);
+    tpeer v;
+    make(&v, 9, 1.0f, false, NULL);
+    float y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = 1.0f;
+    rm_action m = push_of(&v, y, N);
+    rm_peer_handle(ip[0].core, 1, &(rm_input){.kind = RM_IN_FRAME, .peer = v.id,
+                                              .bytes = m.bytes, .len = m.len});
+    free(m.bytes);
+    expect_core(ip[0].core, RM_ACT_CLOSE);
+    assert_int_equal(rm_peer_get_stats(ip[0].core)->malformed, 1);
+    rm_frame nf = {.type = RM_FRAME_NEED_FULL};
+    uint8_t buf[64];
+    size_t len;
+    assert_int_equal(rm_wire_encode(&nf, buf, sizeof buf, &len), RM_OK);
+    rm_peer_handle(ip[0].core, 2, &(rm_input){.kind = RM_IN_FRAME, .peer = v.id,
+                                              .bytes = buf, .len = len});
+    expect_none_core(ip[0].core);
+    assert_int_equal(rm_peer_get_stats(ip[0].core)->refused_shape, 1);
+    rm_peer_free(v.core);
+    ifree(2);
+}
+
+static void with_items(rm_peer_config *c) {
+    c->train = false;
+    c->items_max = 8;
+}
+
+/* A peer with a vector and items sends its HAVE alongside its PUSH: one
+ * exchange averages the vectors and unites the sets. */
+static void vector_and_items_together(void **state) {
+    (void)state;
+    tpeer a, b;
+    make(&a, 1, 0.0f, false, with_items);
+    make(&b, 2, 10.0f, false, with_items);
+    link_up(&a, &b);
+    uint8_t x[3] = {1, 2, 3}, z[2] = {9, 9};
+    assert_int_equal(rm_peer_add_item(a.core, 11, x, 3), RM_OK);
+    assert_int_equal(rm_peer_add_item(b.core, 22, z, 2), RM_OK);
+    fire_timer(&a);
+    rm_action push = expect(&a, RM_ACT_SEND), have = expect(&a, RM_ACT_SEND);
+    assert_int_equal(decode(&push).type, RM_FRAME_PUSH);
+    rm_frame h = decode(&have);
+    assert_int_equal(h.type, RM_FRAME_HAVE);
+    assert_true(h.u.have.exchange == decode(&push).u.ex.exchange);
+    deliver(&b, &a, &push, 1000);
+    deliver(&b, &a, &have, 1001);
+    rm_action reply = expect(&b, RM_ACT_SEND), items = expect(&b, RM_ACT_SEND),
+              have_back = expect(&b, RM_ACT_SEND);
+    assert_int_equal(decode(&reply).type, RM_FRAME_PULL_REPLY);
+    assert_int_equal(decode(&items).type, RM_FRAME_ITEMS);
+    assert_int_equal(decode(&have_back).type, RM_FRAME_HAVE);
+    deliver(&a, &b, &reply, 2000);
+    deliver(&a, &b, &items, 2001);
+    rm_action item = expect(&a, RM_ACT_ITEM);
+    assert_int_equal(item.item_id, 22);
+    assert_int_equal(rm_peer_add_item(a.core, 22, item.bytes, item.len), RM_OK);
+    free(item.bytes);
+    deliver(&a, &b, &have_back, 2002);
+    rm_action back = expect(&a, RM_ACT_SEND);
+    assert_int_equal(decode(&back).type, RM_FRAME_ITEMS);
+    deliver(&b, &a, &back, 3000);
+    item = expect(&b, RM_ACT_ITEM);
+    assert_int_equal(item.item_id, 11);
+    assert_memory_equal(item.bytes, x, 3);
+    assert_int_equal(rm_peer_add_item(b.core, 11, item.bytes, item.len), RM_OK);
+    free(item.bytes);
+    assert_float_equal(a.x[0], 5.0f, 1e-5);
+    assert_float_equal(b.x[0], 5.0f, 1e-5);
+    assert_int_equal(rm_peer_item_count(a.core), 2);
+    assert_int_equal(rm_peer_item_count(b.core), 2);
+    assert_int_equal(rm_peer_get_stats(a.core)->exchanges_done, 1); /* one, by the reply */
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(training_asks_for_steps_one_at_a_time),
@@ -683,6 +1245,15 @@ int main(void) {
         cmocka_unit_test(rejoin_pulls_a_fresh_model_before_training),
         cmocka_unit_test(rejoin_gives_up_when_nobody_answers),
         cmocka_unit_test(saved_state_round_trips_and_bad_blobs_are_refused),
+        cmocka_unit_test(items_only_peers_are_accepted),
+        cmocka_unit_test(an_item_exchange_step_by_step),
+        cmocka_unit_test(items_converge_to_the_union_without_duplicates),
+        cmocka_unit_test(the_byte_budget_splits_items_across_rounds),
+        cmocka_unit_test(a_peer_that_was_down_gets_everything_later),
+        cmocka_unit_test(a_bad_item_is_not_forwarded),
+        cmocka_unit_test(items_during_a_step_wait_and_reach_the_shell_once),
+        cmocka_unit_test(items_only_exchanges_time_out_like_pushes),
+        cmocka_unit_test(vector_and_items_together),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
