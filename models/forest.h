@@ -10,7 +10,7 @@
  *   rm_forest_config   trees, max depth, min samples per leaf, features per
  *                      split, bootstrap; parsed from "forest:trees=100,...".
  *   rm_binned          a dataset with every feature as a uint8 bin, stored
- *                      column-major. uint8 data (pixels) is its own binning;
+ *                      row-major. uint8 data (pixels) is its own binning;
  *                      float data (libsvm, CSV) gets at most 256 quantile
  *                      bins per feature, once per dataset. Read-only once
  *                      built: any number of threads may grow trees from one.
@@ -103,7 +103,8 @@ typedef struct rm_tree rm_tree;
 typedef struct rm_tree_ws rm_tree_ws;
 
 /* Scratch memory for growing trees from b (and from any binned set of no
- * more rows, features and classes): about 8 n + 1 KB x classes bytes.
+ * more rows, features and classes): about 20 n + 12 d + 1 KB x classes
+ * bytes.
  * One workspace serves one tree at a time. Errors: RM_ENOMEM. */
 rm_err rm_tree_ws_create(rm_tree_ws **out, const rm_binned *b);
 

@@ -1,8 +1,11 @@
-/* rumor: a dataset as uint8 bins, column-major, for growing trees.
+/* rumor: a dataset as uint8 bins, row-major, for growing trees.
  *
- * Column-major because the hot loop of growth reads one feature of every
- * row of a node (rows in ascending order): at the top of a tree that is a
- * sequential scan of one column. */
+ * Row-major, as the data came: a node reads k random features of each of
+ * its rows, and below the first few levels its rows are far apart, so each
+ * read is a cache miss either way; row-major puts a row's k features in at
+ * most 13 lines instead of k. 100 trees on Fashion-MNIST grew in 15.2 s
+ * row-major and 17.9 s column-major on one thread, 8.9 s and 9.6 s on two
+ * (a quiet 16-core Xeon, medians of 3); uint8 data is then one memcpy. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,22 +19,6 @@ void rm_binned_free(rm_binned *b) {
     free(b->y);
     free(b->edges);
     free(b);
-}
-
-/* bins (d, n) = x (n, d) transposed, in 64 x 64 tiles so that both sides
- * stay in cache. */
-static void transpose_u8(uint8_t *restrict bins, const uint8_t *restrict x,
-                         size_t n, size_t d) {
-    enum { T = 64 };
-    for (size_t i0 = 0; i0 < n; i0 += T) {
-        size_t i1 = i0 + T < n ? i0 + T : n;
-        for (size_t f0 = 0; f0 < d; f0 += T) {
-            size_t f1 = f0 + T < d ? f0 + T : d;
-            for (size_t f = f0; f < f1; f++)
-                for (size_t i = i0; i < i1; i++)
-                    bins[f * n + i] = x[i * d + f];
-        }
-    }
 }
 
 static int cmp_float(const void *a, const void *b) {
@@ -106,9 +93,8 @@ static rm_err bin_floats(rm_binned *b, const rm_dataset *ds, rm_diag *diag) {
         uint32_t k = feature_edges(col, n, e);
         for (uint32_t j = k; j < RM_BIN_EDGES; j++)
             e[j] = INFINITY; /* never a threshold: no bin above the last */
-        uint8_t *out = b->bins + f * n;
         for (size_t i = 0; i < n; i++)
-            out[i] = bin_of(e, k, ds->x_f32[i * d + f]);
+            b->bins[i * d + f] = bin_of(e, k, ds->x_f32[i * d + f]);
     }
     free(col);
     return RM_OK;
@@ -144,7 +130,7 @@ rm_err rm_binned_create(rm_binned **out, const rm_dataset *ds, rm_diag *diag) {
         b->y[i] = (uint16_t)ds->y[i];
     }
     if (ds->dtype == RM_DTYPE_U8)
-        transpose_u8(b->bins, ds->x_u8, ds->n, ds->d);
+        memcpy(b->bins, ds->x_u8, ds->n * ds->d);
     else if ((err = bin_floats(b, ds, diag)))
         goto err;
     *out = b;

@@ -43,7 +43,7 @@ struct rm_tree {
 struct rm_binned {
     size_t n;
     uint32_t d, classes;
-    uint8_t *bins;  /* (d, n) column-major: feature f of row i at f * n + i */
+    uint8_t *bins;  /* (n, d) row-major: feature f of row i at i * d + f */
     uint16_t *y;    /* (n) labels */
     float *edges;   /* float data: (d, RM_BIN_EDGES), bin <= t  <=>  x <= edges[f][t];
                        NULL for uint8 data, whose bin is the value */

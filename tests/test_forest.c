@@ -182,19 +182,19 @@ static void float_features_bin_at_quantiles(void **state) {
     rm_binned *b;
     assert_int_equal(rm_binned_create(&b, &ds, NULL), RM_OK);
     for (size_t i = 0; i < 1000; i++)
-        assert_int_equal(b->bins[i], i % 5); /* each distinct value its bin */
+        assert_int_equal(b->bins[i * 2], i % 5); /* each distinct value its bin */
     for (uint32_t t = 0; t < 4; t++)         /* edges half-way between */
         assert_true(b->edges[t] == (float)t * 2.0f + 1.0f);
-    const uint8_t *col = b->bins + 1000;
     size_t per_bin[256] = {0};
     for (size_t i = 0; i < 1000; i++) {
-        per_bin[col[i]]++;
-        if (i > 0)
-            assert_true(col[i] >= col[i - 1]); /* monotone in the value */
+        uint8_t bin = b->bins[i * 2 + 1];
+        per_bin[bin]++;
+        if (i > 0) /* monotone in the value */
+            assert_true(bin >= b->bins[(i - 1) * 2 + 1]);
         /* bin <= t  <=>  x <= edge[t], for every t in use */
         for (uint32_t t = 0; t + 1 < 256 && isfinite(b->edges[RM_BIN_EDGES + t]);
              t += 17)
-            assert_int_equal(col[i] <= t,
+            assert_int_equal(bin <= t,
                              ds.x_f32[i * 2 + 1] <= b->edges[RM_BIN_EDGES + t]);
     }
     size_t used = 0;
