@@ -50,7 +50,7 @@ rm_err rm_forest_create(rm_forest **out, uint32_t features, uint32_t classes) {
     *out = NULL;
     if (features == 0 || classes == 0)
         return RM_EINVAL;
-    if (classes > RM_FOREST_CLASSES_MAX)
+    if (classes > RM_FOREST_CLASSES_MAX || features > RM_DATA_FEATURES_MAX)
         return RM_ETOO_LARGE;
     rm_forest *f = calloc(1, sizeof *f);
     if (!f)

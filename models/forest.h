@@ -190,7 +190,8 @@ rm_err rm_tree_blob_id(const uint8_t *buf, size_t len, uint64_t *id);
 typedef struct rm_forest rm_forest;
 
 /* An empty forest for data with `features` features and `classes` classes.
- * Errors: RM_EINVAL (either 0), RM_ETOO_LARGE (classes above the maximum),
+ * Errors: RM_EINVAL (either 0), RM_ETOO_LARGE (classes above
+ * RM_FOREST_CLASSES_MAX or features above RM_DATA_FEATURES_MAX),
  * RM_ENOMEM. */
 rm_err rm_forest_create(rm_forest **out, uint32_t features, uint32_t classes);
 
@@ -245,8 +246,8 @@ rm_err rm_forest_encode(const rm_forest *f, uint8_t **out, size_t *len);
 /* Decodes a forest blob of exactly len bytes, every tree checked as
  * rm_tree_decode does; tree ids must rise strictly (no duplicates).
  * Errors: those of rm_tree_decode (diag names the tree), RM_EMISMATCH (a
- * tree whose features or classes differ from the header's), RM_EINVAL (a
- * header with 0 features or classes). */
+ * tree whose features or classes differ from the header's), RM_EINVAL and
+ * RM_ETOO_LARGE (the header's features or classes, as rm_forest_create). */
 rm_err rm_forest_decode(const uint8_t *buf, size_t len, rm_forest **out,
                         rm_diag *diag);
 
