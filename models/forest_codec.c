@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "models/forest_internal.h"
 
 #define TREE_MAGIC "RMTR"
@@ -22,49 +23,6 @@
 #define TAG_SPLIT 0
 #define TAG_LEAF 1
 #define NODE_MIN 4 /* bytes of the smallest node: a split with u16, u8 */
-
-/* ---- little-endian helpers ---------------------------------------------- */
-
-static uint8_t *put16(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    return p + 2;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-    return p + 4;
-}
-
-static uint8_t *put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-    return p + 8;
-}
-
-static uint32_t get16(const uint8_t *p) { return p[0] | (uint32_t)p[1] << 8; }
-
-static uint32_t get32(const uint8_t *p) {
-    return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static uint64_t get64(const uint8_t *p) {
-    return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-
-static uint32_t float_bits(float x) {
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    return u;
-}
-
-static float bits_float(uint32_t u) {
-    float x;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
 
 /* ---- encoding ----------------------------------------------------------- */
 
@@ -96,31 +54,31 @@ static uint8_t *tree_write(uint8_t *p, const rm_tree *t, unsigned fl) {
     memcpy(p, TREE_MAGIC, 4);
     p[4] = RM_TREE_BLOB_VERSION;
     p[5] = (uint8_t)fl;
-    p = put16(p + 6, 0);
-    p = put64(p, t->id);
-    p = put32(p, t->features);
-    p = put32(p, t->classes);
-    p = put32(p, t->n_nodes);
+    p = rm_le_put16(p + 6, 0);
+    p = rm_le_put64(p, t->id);
+    p = rm_le_put32(p, t->features);
+    p = rm_le_put32(p, t->classes);
+    p = rm_le_put32(p, t->n_nodes);
     for (uint32_t i = 0; i < t->n_nodes; i++) {
         const rm_tree_node *nd = &t->nodes[i];
         if (nd->feature != RM_TREE_LEAF) {
             *p++ = TAG_SPLIT;
-            p = fl & F_FEATURE32 ? put32(p, nd->feature) : put16(p, nd->feature);
+            p = fl & F_FEATURE32 ? rm_le_put32(p, nd->feature) : rm_le_put16(p, nd->feature);
             if (fl & F_THRESH32)
-                p = put32(p, float_bits(nd->threshold));
+                p = rm_le_putf32(p, nd->threshold);
             else
                 *p++ = (uint8_t)nd->threshold;
             continue;
         }
         *p++ = TAG_LEAF;
-        p = put16(p, nd->entries);
+        p = rm_le_put16(p, nd->entries);
         for (uint32_t j = 0; j < nd->entries; j++) {
             const rm_tree_entry *e = &t->entries[nd->next + j];
             if (fl & F_CLASS16)
-                p = put16(p, e->cls);
+                p = rm_le_put16(p, e->cls);
             else
                 *p++ = (uint8_t)e->cls;
-            p = put16(p, e->q);
+            p = rm_le_put16(p, e->q);
         }
     }
     return p;
@@ -168,12 +126,12 @@ static rm_err read_header(reader *r, unsigned *fl, uint64_t *id,
         return rm_diag_set(diag, RM_EWIRE_TRUNCATED, "tree header is cut short");
     const uint8_t *p = r->p;
     *fl = p[5];
-    *id = get64(p + 8);
-    *features = get32(p + 16);
-    *classes = get32(p + 20);
-    *nodes = get32(p + 24);
+    *id = rm_le_get64(p + 8);
+    *features = rm_le_get32(p + 16);
+    *classes = rm_le_get32(p + 20);
+    *nodes = rm_le_get32(p + 24);
     r->p += TREE_HEADER;
-    if ((*fl & ~(F_FEATURE32 | F_THRESH32 | F_CLASS16)) || get16(p + 6) != 0)
+    if ((*fl & ~(F_FEATURE32 | F_THRESH32 | F_CLASS16)) || rm_le_get16(p + 6) != 0)
         return rm_diag_set(diag, RM_EWIRE_MALFORMED,
                            "tree blob has unknown flags or reserved bits");
     if (*features == 0 || *classes == 0 || *nodes == 0)
@@ -211,7 +169,7 @@ static rm_err read_leaf(reader *r, rm_tree *t, unsigned fl, uint32_t i,
     size_t cw = fl & F_CLASS16 ? 2 : 1;
     if (!need(r, 2))
         return rm_diag_set(diag, RM_EWIRE_TRUNCATED, "node %u: leaf cut short", i);
-    uint32_t k = get16(r->p);
+    uint32_t k = rm_le_get16(r->p);
     r->p += 2;
     if (k == 0 || k > t->classes)
         return rm_diag_set(diag, RM_ETREE_VALUE,
@@ -223,8 +181,8 @@ static rm_err read_leaf(reader *r, rm_tree *t, unsigned fl, uint32_t i,
         return rm_diag_set(diag, RM_EWIRE_MALFORMED, "node %u: too many entries", i);
     rm_tree_entry *e = t->entries + t->n_entries;
     for (uint32_t j = 0; j < k; j++) {
-        uint32_t c = cw == 2 ? get16(r->p) : r->p[0];
-        uint32_t q = get16(r->p + cw);
+        uint32_t c = cw == 2 ? rm_le_get16(r->p) : r->p[0];
+        uint32_t q = rm_le_get16(r->p + cw);
         r->p += cw + 2;
         if (c >= t->classes || (j > 0 && c <= e[j - 1].cls) || q == 0)
             return rm_diag_set(diag, RM_ETREE_VALUE,
@@ -246,8 +204,8 @@ static rm_err read_split(reader *r, rm_tree *t, unsigned fl, uint32_t i,
     size_t fw = fl & F_FEATURE32 ? 4 : 2, tw = fl & F_THRESH32 ? 4 : 1;
     if (!need(r, fw + tw))
         return rm_diag_set(diag, RM_EWIRE_TRUNCATED, "node %u: split cut short", i);
-    uint32_t f = fw == 4 ? get32(r->p) : get16(r->p);
-    float thr = tw == 4 ? bits_float(get32(r->p + fw)) : (float)r->p[fw];
+    uint32_t f = fw == 4 ? rm_le_get32(r->p) : rm_le_get16(r->p);
+    float thr = tw == 4 ? rm_le_getf32(r->p + fw) : (float)r->p[fw];
     r->p += fw + tw;
     if (f >= t->features)
         return rm_diag_set(diag, RM_ETREE_FEATURE,
@@ -373,14 +331,14 @@ rm_err rm_forest_encode(const rm_forest *f, uint8_t **out, size_t *len) {
     memcpy(p, FOREST_MAGIC, 4);
     p[4] = RM_FOREST_BLOB_VERSION;
     p[5] = 0;
-    p = put16(p + 6, 0);
-    p = put32(p, rm_forest_features(f));
-    p = put32(p, rm_forest_classes(f));
-    p = put32(p, (uint32_t)count);
+    p = rm_le_put16(p + 6, 0);
+    p = rm_le_put32(p, rm_forest_features(f));
+    p = rm_le_put32(p, rm_forest_classes(f));
+    p = rm_le_put32(p, (uint32_t)count);
     for (size_t i = 0; i < count; i++) {
         const rm_tree *t = rm_forest_tree(f, i);
         unsigned fl = tree_flags(t);
-        p = put32(p, (uint32_t)tree_size(t, fl));
+        p = rm_le_put32(p, (uint32_t)tree_size(t, fl));
         p = tree_write(p, t, fl);
     }
     *out = buf;
@@ -401,11 +359,11 @@ rm_err rm_forest_decode(const uint8_t *buf, size_t len, rm_forest **out,
                            RM_FOREST_BLOB_VERSION);
     if (len < FOREST_HEADER)
         return rm_diag_set(diag, RM_EWIRE_TRUNCATED, "forest header is cut short");
-    if (buf[5] != 0 || get16(buf + 6) != 0)
+    if (buf[5] != 0 || rm_le_get16(buf + 6) != 0)
         return rm_diag_set(diag, RM_EWIRE_MALFORMED,
                            "forest has unknown flags or reserved bits");
-    uint32_t features = get32(buf + 8), classes = get32(buf + 12),
-             count = get32(buf + 16);
+    uint32_t features = rm_le_get32(buf + 8), classes = rm_le_get32(buf + 12),
+             count = rm_le_get32(buf + 16);
     if (count > RM_FOREST_TREES_MAX)
         return rm_diag_set(diag, RM_EWIRE_TOO_LARGE, "%u trees (at most %u)",
                            count, RM_FOREST_TREES_MAX);
@@ -420,7 +378,7 @@ rm_err rm_forest_decode(const uint8_t *buf, size_t len, rm_forest **out,
             err = rm_diag_set(diag, RM_EWIRE_TRUNCATED, "tree %u is missing", i);
             goto err;
         }
-        uint32_t n = get32(r.p);
+        uint32_t n = rm_le_get32(r.p);
         r.p += 4;
         if (!need(&r, n)) {
             err = rm_diag_set(diag, RM_EWIRE_TRUNCATED,

@@ -713,6 +713,49 @@ static void malicious_blobs_are_refused(void **state) {
     assert_int_equal(decode(&w, &d), RM_EWIRE_MALFORMED);
 }
 
+/* The example in docs/FOREST.md, byte for byte. */
+static void documented_example(void **state) {
+    (void)state;
+    static const uint8_t blob[47] = {
+        0x52, 0x4d, 0x54, 0x52, 0x01, 0x00, 0x00, 0x00,
+        0x08, 0x07, 0x06, 0x05, 0x04, 0x03, 0x02, 0x01,
+        0x10, 0x03, 0x00, 0x00, 0x0a, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00,
+        0x00, 0x2c, 0x01, 0x7f,
+        0x01, 0x02, 0x00, 0x00, 0xff, 0xbf, 0x06, 0x00, 0x40,
+        0x01, 0x01, 0x00, 0x09, 0xff, 0xff};
+    rm_tree *t;
+    rm_diag d = {{0}};
+    assert_int_equal(rm_tree_decode(blob, sizeof blob, &t, &d), RM_OK);
+    rm_tree_info in;
+    rm_tree_get_info(t, &in);
+    assert_true(in.id == 0x0102030405060708ull);
+    assert_int_equal(in.features, 784);
+    assert_int_equal(in.classes, 10);
+    assert_int_equal(in.nodes, 3);
+    assert_int_equal(in.leaves, 2);
+    assert_int_equal(in.depth, 1);
+    rm_forest *f;
+    assert_int_equal(rm_forest_create(&f, 784, 10), RM_OK);
+    assert_int_equal(rm_forest_add(f, t), RM_OK);
+    rm_dataset ds;
+    assert_int_equal(rm_dataset_alloc(&ds, 2, 784, RM_DTYPE_U8), RM_OK);
+    ds.classes = 10;
+    ds.x_u8[300] = 127;
+    ds.x_u8[784 + 300] = 128;
+    float p[20];
+    assert_int_equal(rm_forest_predict_proba(f, &ds, 0, 2, p), RM_OK);
+    assert_true(fabsf(p[0] - 0.75f) < 1e-4f && fabsf(p[6] - 0.25f) < 1e-4f);
+    assert_true(p[10 + 9] == 1.0f);
+    uint8_t *again;
+    size_t len;
+    assert_int_equal(rm_tree_encode(t, &again, &len), RM_OK);
+    assert_int_equal(len, sizeof blob);
+    assert_memory_equal(again, blob, len);
+    free(again);
+    rm_dataset_free(&ds);
+    rm_forest_free(f);
+}
+
 /* Random byte changes of good blobs: every decode either fails with a named
  * error or gives a tree that walks (ASan and UBSan watch the walks). */
 static void corrupted_blobs_never_crash(void **state) {
@@ -894,6 +937,7 @@ int main(void) {
         cmocka_unit_test(round_trips),
         cmocka_unit_test(every_truncation_is_refused),
         cmocka_unit_test(malicious_blobs_are_refused),
+        cmocka_unit_test(documented_example),
         cmocka_unit_test(corrupted_blobs_never_crash),
         cmocka_unit_test(forest_dedups_by_id),
         cmocka_unit_test(predicts_and_evaluates),
