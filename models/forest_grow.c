@@ -305,11 +305,40 @@ static size_t draw_sample(rm_tree_ws *ws, const rm_binned *b, bool bootstrap,
     return m;
 }
 
+/* W (C) = the class weights of s[0..rows), *total their sum; returns how
+ * many classes occur. */
+static uint32_t class_weights(const rm_sample *s, size_t rows, uint32_t C,
+                              uint64_t *W, uint64_t *total) {
+    memset(W, 0, C * sizeof *W);
+    for (size_t i = 0; i < rows; i++)
+        W[s[i].cls] += s[i].w;
+    uint32_t present = 0;
+    *total = 0;
+    for (uint32_t c = 0; c < C; c++) {
+        *total += W[c];
+        present += W[c] > 0;
+    }
+    return present;
+}
+
+/* Sets sp->bin and returns the split's threshold in the data's units. The
+ * cut goes half-way across the gap between the node's bins on either side
+ * (scikit-learn's midpoint), not at the left one: the node's rows split
+ * the same, and unseen values between them split evenly. For uint8 data
+ * bin = value, so x <= (lo + hi) / 2 rounded down is the midpoint test for
+ * integer x. */
+static float cut(const rm_binned *b, split *sp) {
+    sp->bin = (sp->lo + sp->hi) / 2;
+    if (!b->edges)
+        return (float)sp->bin;
+    return b->edges[(size_t)sp->feature * RM_BIN_EDGES + sp->bin];
+}
+
 typedef struct {
     uint32_t start, end; /* the node's run of the sample */
     uint32_t depth;
     uint32_t parent;     /* a right child's parent, to link; else RM_TREE_LEAF */
-} pending;
+} node_job;
 
 static rm_err grow(builder *bd, rm_tree_ws *ws, const rm_binned *b,
                    const rm_forest_config *c, rm_rng *rng) {
@@ -324,29 +353,22 @@ static rm_err grow(builder *bd, rm_tree_ws *ws, const rm_binned *b,
         ws->feat[f] = f;
     size_t m = draw_sample(ws, b, c->bootstrap, rng);
 
-    pending stack[RM_FOREST_DEPTH_MAX + 2];
+    node_job stack[RM_FOREST_DEPTH_MAX + 2];
     size_t sp = 0;
-    stack[sp++] = (pending){0, (uint32_t)m, 0, RM_TREE_LEAF};
+    stack[sp++] = (node_job){0, (uint32_t)m, 0, RM_TREE_LEAF};
     uint64_t *W = ws->cls_w;
     while (sp > 0) {
-        pending e = stack[--sp];
+        node_job e = stack[--sp];
         uint32_t self = bd->t->n_nodes;
         if (e.parent != RM_TREE_LEAF)
             bd->t->nodes[e.parent].next = self;
         rm_sample *s = ws->s + e.start;
         size_t rows = e.end - e.start;
-        memset(W, 0, C * sizeof *W);
-        uint64_t total = 0;
-        for (size_t i = 0; i < rows; i++)
-            W[s[i].cls] += s[i].w;
-        uint32_t nonzero = 0;
-        for (uint32_t cl = 0; cl < C; cl++) {
-            total += W[cl];
-            nonzero += W[cl] > 0;
-        }
+        uint64_t total;
+        uint32_t present = class_weights(s, rows, C, W, &total);
         split sp_best = {0};
         if (e.depth < c->max_depth && total >= 2 * (uint64_t)c->min_leaf &&
-            nonzero > 1) {
+            present > 1) {
             /* The parent's set is still at depth - 1: only nodes at that
              * depth write it, and the next one comes after this subtree. */
             uint64_t *konst = ws->konst + e.depth * ws->words;
@@ -363,17 +385,8 @@ static rm_err grow(builder *bd, rm_tree_ws *ws, const rm_binned *b,
                 return err;
             continue;
         }
-        /* The cut goes half-way across the gap between the node's bins on
-         * either side (scikit-learn's midpoint), not at the left one: the
-         * node's rows split the same, unseen values between them split
-         * evenly. For uint8 data bin = value, so x <= (lo + hi) / 2 rounded
-         * down is the midpoint test for integer x. */
-        sp_best.bin = (sp_best.lo + sp_best.hi) / 2;
-        float thr = b->edges ? b->edges[(size_t)sp_best.feature * RM_BIN_EDGES +
-                                         sp_best.bin]
-                             : (float)sp_best.bin;
-        rm_tree_node nd = {.feature = sp_best.feature, .threshold = thr,
-                           .next = RM_TREE_LEAF};
+        rm_tree_node nd = {.feature = sp_best.feature,
+                           .threshold = cut(b, &sp_best), .next = RM_TREE_LEAF};
         if ((err = push_node(bd, nd)))
             return err;
         size_t l = partition(s, ws->tmp, rows, b->bins + sp_best.feature, b->d,
@@ -381,8 +394,8 @@ static rm_err grow(builder *bd, rm_tree_ws *ws, const rm_binned *b,
         assert(l > 0 && l < rows);
         uint32_t mid = e.start + (uint32_t)l;
         assert(sp + 2 <= sizeof stack / sizeof stack[0]);
-        stack[sp++] = (pending){mid, e.end, e.depth + 1, self};
-        stack[sp++] = (pending){e.start, mid, e.depth + 1, RM_TREE_LEAF};
+        stack[sp++] = (node_job){mid, e.end, e.depth + 1, self};
+        stack[sp++] = (node_job){e.start, mid, e.depth + 1, RM_TREE_LEAF};
     }
     return RM_OK;
 }
