@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "models/forest.h"
 #include "models/mlp.h"
 #include "sim/scenario.h"
 
@@ -106,7 +107,14 @@ static void check_scenario(void) {
     if (s.eval_rows < 1)
         fail("[data] eval_rows 0");
     check_text(s.model, sizeof s.model, "[model] spec not NUL-terminated");
-    if (strncmp(s.model, "vector:", 7) != 0) {
+    bool forest = strncmp(s.model, "forest", 6) == 0 &&
+                  (s.model[6] == '\0' || s.model[6] == ':');
+    if (forest) {
+        rm_forest_config fc;
+        rm_forest_config_default(&fc);
+        if (rm_forest_config_parse(s.model, &fc, NULL) != RM_OK)
+            fail("[model] forest spec kept that does not parse");
+    } else if (strncmp(s.model, "vector:", 7) != 0) {
         rm_mlp_spec spec;
         if (rm_mlp_spec_parse(s.model, &spec, NULL) != RM_OK)
             fail("[model] spec kept that does not parse");

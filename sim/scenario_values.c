@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "models/forest.h"
 #include "models/mlp.h"
 
 bool rm_parse_duration_us(const char *s, uint64_t *us) {
@@ -106,9 +107,10 @@ const char *scn_parse_topo(char why[WHY_MAX], const char *v, rm_topo_spec *out) 
     return scn_explain(why, "a topology", v, &d);
 }
 
-/* "vector:N" (N floats, averaged only) or a learner's spec ("mlp:784-128-10",
- * "softmax:784-10"), checked here so that a typo names its line; whether
- * the widths fit the data is known only when the data is read. */
+/* "vector:N" (N floats, averaged only), a learner's spec ("mlp:784-128-10",
+ * "softmax:784-10") or a random forest ("forest:trees=100,depth=20"),
+ * checked here so that a typo names its line; whether the widths fit the
+ * data is known only when the data is read. */
 const char *scn_parse_model(char why[WHY_MAX], const char *v) {
     if (strncmp(v, "vector:", 7) == 0) {
         const char *p = v + 7;
@@ -119,8 +121,15 @@ const char *scn_parse_model(char why[WHY_MAX], const char *v) {
             return "is not a model: vector:N needs a size N in 1..16777216";
         return NULL;
     }
-    rm_mlp_spec spec;
     rm_diag d = {{0}};
+    if (strncmp(v, "forest", 6) == 0 && (v[6] == '\0' || v[6] == ':')) {
+        rm_forest_config fc;
+        rm_forest_config_default(&fc);
+        if (rm_forest_config_parse(v, &fc, &d) == RM_OK)
+            return NULL;
+        return scn_explain(why, "a forest", v, &d);
+    }
+    rm_mlp_spec spec;
     if (rm_mlp_spec_parse(v, &spec, &d) == RM_OK)
         return NULL;
     return scn_explain(why, "a model", v, &d);

@@ -91,8 +91,9 @@ static void drain(rm_sim *s, uint32_t i) {
             transmit(s, i, sim_peer_index(a.peer), a.bytes, a.len);
             break;
         case RM_ACT_RUN_STEP: {
-            uint32_t rows = sim_learner_step(s, i);
-            double cost = (double)s->sc.step_us * p->speed * p->slow;
+            bool free_step = false;
+            uint32_t rows = sim_learner_step(s, i, &free_step);
+            double cost = free_step ? 0.0 : (double)s->sc.step_us * p->speed * p->slow;
             push_event(s, s->now + (uint64_t)(cost + 0.5), EV_STEP_DONE, i,
                        ((uint64_t)p->generation << 32) | rows);
             break;
@@ -100,7 +101,8 @@ static void drain(rm_sim *s, uint32_t i) {
         case RM_ACT_CLOSE:
             break; /* no connections to close in virtual time */
         case RM_ACT_ITEM:
-            free(a.bytes); /* TODO(items): the forest learner */
+            sim_forest_item(s, i, &a);
+            free(a.bytes);
             break;
         }
     }
@@ -114,6 +116,8 @@ static void drain(rm_sim *s, uint32_t i) {
 static void handle(rm_sim *s, uint32_t i, const rm_input *in) {
     rm_peer_handle(s->peer[i].core, s->now, in);
     drain(s, i);
+    if (s->peer[i].ckpt_dirty && s->sc.ckpt_every_us)
+        sim_ckpt_save(s, i);
 }
 
 /* ---- faults ------------------------------------------------------------- */

@@ -21,8 +21,11 @@ typedef struct {
     uint64_t t_us;
     uint32_t live;              /* peers up */
     double acc_mean, acc_min, acc_max;   /* test accuracy over live peers
-                                            (NaN for vector models) */
-    double consensus;           /* mean over live peers of ||x_i - mean||^2 */
+                                            (NaN for vector models; a forest
+                                            with no tree yet scores 0) */
+    double consensus;           /* mean over live peers of ||x_i - mean||^2;
+                                   forests: of the share of the live peers'
+                                   union of trees that peer i lacks */
     double mean_error;          /* vector models: max |mean of live x - true mean| */
     uint64_t bytes_sent, msgs_sent, msgs_dropped, refused, deliveries, events;
 } rm_sim_metrics;
@@ -90,6 +93,8 @@ const rm_sim_metrics *rm_sim_last(const rm_sim *sim);
 void rm_sim_mean_model(const rm_sim *sim, double *out);
 uint64_t rm_sim_total_weight(const rm_sim *sim);
 const float *rm_sim_peer_params(const rm_sim *sim, uint32_t peer);
+/* Items (a forest's trees) peer holds; 0 while it is down. */
+uint32_t rm_sim_peer_items(const rm_sim *sim, uint32_t peer);
 
 void rm_sim_free(rm_sim *sim);
 

@@ -1,7 +1,11 @@
 /* Checkpoints in the simulator: the same snapshot codec and LMDB store the
  * real node uses, one store per peer under the run's checkpoint folder,
  * written without fsync (the host cannot lose power in virtual time). A
- * save is free in virtual time: the node writes on a worker thread. */
+ * save is free in virtual time: the node writes on a worker thread.
+ *
+ * A forest peer has no parameters (nparams 0): its snapshot's `extra`
+ * section holds its whole forest (rm_forest_encode), its own trees and
+ * those it received, and `step` the trees of its share it has grown. */
 #include "sim/sim_internal.h"
 
 #include <stdio.h>
@@ -35,17 +39,29 @@ rm_err sim_ckpt_bump_incarnation(rm_sim *s, uint32_t i) {
 
 void sim_ckpt_save(rm_sim *s, uint32_t i) {
     sim_peer *p = &s->peer[i];
-    if (!p->trainer || !p->core || s->now < p->ckpt_at)
+    if ((!p->trainer && !p->forest) || !p->core || s->now < p->ckpt_at)
         return;
     p->ckpt_at = s->now + s->sc.ckpt_every_us;
+    p->ckpt_dirty = false;
     double t0 = sim_host_seconds();
-    rm_trainer_state ts;
-    rm_trainer_get_state(p->trainer, &ts);
+    rm_trainer_state ts = {0};
+    uint8_t *extra = NULL;
+    size_t extra_len = 0;
+    if (p->trainer) {
+        rm_trainer_get_state(p->trainer, &ts);
+    } else {
+        ts.step = rm_peer_get_stats(p->core)->steps;
+        if (rm_forest_encode(p->forest, &extra, &extra_len)) {
+            s->ckpt.failed++;
+            return;
+        }
+    }
     uint8_t *state = NULL, *bases = NULL;
     size_t state_len, bases_len;
     if (open_store(s, i, NULL) ||
         rm_peer_save_state(p->core, &state, &state_len, &bases, &bases_len)) {
         s->ckpt.failed++;
+        free(extra);
         return;
     }
     rm_snapshot snap = {0};
@@ -72,18 +88,21 @@ void sim_ckpt_save(rm_sim *s, uint32_t i) {
     snap.view_len = state_len;
     snap.bases = bases;
     snap.bases_len = bases_len;
+    snap.extra = extra;
+    snap.extra_len = extra_len;
     if (rm_store_save(p->store, &snap, NULL, NULL) == RM_OK)
         s->ckpt.saves++;
     else
         s->ckpt.failed++;
     free(state);
     free(bases);
+    free(extra);
     s->timing.ckpt_seconds += sim_host_seconds() - t0;
 }
 
 rm_err sim_ckpt_restore(rm_sim *s, uint32_t i) {
     sim_peer *p = &s->peer[i];
-    if (!p->trainer || !p->store)
+    if ((!p->trainer && !p->forest) || !p->store)
         return RM_OK;
     rm_snapshot snap;
     uint32_t skipped = 0;
@@ -99,8 +118,10 @@ rm_err sim_ckpt_restore(rm_sim *s, uint32_t i) {
         .norder = snap.norder, .order = snap.order};
     if (strcmp(snap.model, s->sc.model) != 0)
         err = RM_EMISMATCH;
-    if (!err)
+    if (!err && p->trainer)
         err = rm_trainer_set_state(p->trainer, &ts);
+    else if (!err) /* a forest: its trees, into the forest and the core */
+        err = sim_forest_restore(s, i, snap.extra, snap.extra_len);
     if (!err)
         err = rm_peer_restore_state(p->core, snap.view, snap.view_len, snap.bases,
                                     snap.bases_len);

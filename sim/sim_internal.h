@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "gossip/peer.h"
+#include "models/forest.h"
 #include "models/trainer.h"
 #include "sim/heap.h"
 #include "sim/link.h"
@@ -28,7 +29,8 @@ enum {
 
 typedef struct {
     rm_peer *core;            /* NULL while down */
-    rm_trainer *trainer;      /* learner for models; NULL for vectors */
+    rm_trainer *trainer;      /* learner for models; NULL for vectors and forests */
+    rm_forest *forest;        /* a forest peer's trees (lost in a crash) */
     float *vec;               /* (n) the vector model's values */
     uint8_t id[RM_ID_BYTES];
     char addr[16];
@@ -44,6 +46,7 @@ typedef struct {
     uint64_t refused_before;  /* refusals counted by earlier lives */
     struct rm_store *store;   /* its checkpoints; NULL until the first */
     uint64_t ckpt_at;         /* virtual time of its next checkpoint */
+    bool ckpt_dirty;          /* a forest peer got trees since its last one */
 } sim_peer;
 
 /* What only a training peer has (kept apart: 10,000 averaging peers do
@@ -51,6 +54,10 @@ typedef struct {
 typedef struct {
     rm_dataset shard;
     rm_rng rng;               /* the learner's draws: shuffles, dropout */
+    rm_binned *binned;        /* forests: the shard binned, grown from */
+    uint64_t forest_seed;     /* forests: tree k's id and draws come from
+                                 (forest_seed, k), the same in every life */
+    uint32_t share;           /* forests: trees this peer grows */
 } sim_learner;
 
 typedef struct {
@@ -77,6 +84,12 @@ struct rm_sim {
     uint32_t live;
     uint32_t n;               /* floats per model */
     bool vector;              /* averaging-only vector model */
+    bool forest;              /* random forest: trees gossiped as items */
+    rm_forest_config fc;      /* forests: the [model] spec */
+    rm_tree_ws *tree_ws;      /* forests: one workspace, every peer's trees */
+    uint64_t *ids;            /* forests: metrics scratch for the union */
+    size_t ids_cap;
+    uint64_t items_refused;   /* forests: received trees that failed checks */
     bool training;
     bool partitioned, oneway;
     bool oom;
@@ -104,7 +117,11 @@ double sim_host_seconds(void);
 /* sim_setup.c */
 uint32_t sim_peer_index(const uint8_t id[RM_ID_BYTES]);
 rm_err sim_peer_start(rm_sim *s, uint32_t i);
-uint32_t sim_learner_step(rm_sim *s, uint32_t i);
+/* Runs peer i's training step; returns the rows it trained on, and sets
+ * *free_step when it cost no time (a forest tree the peer holds already). */
+uint32_t sim_learner_step(rm_sim *s, uint32_t i, bool *free_step);
+/* RM_ACT_ITEM: a tree from a partner; checked, and kept if good. */
+void sim_forest_item(rm_sim *s, uint32_t i, const rm_action *a);
 rm_link_state *sim_link_state(rm_sim *s, uint32_t a, uint32_t b);
 const float *sim_params(const rm_sim *s, uint32_t i);
 
@@ -113,6 +130,15 @@ rm_err sim_ckpt_bump_incarnation(rm_sim *s, uint32_t i);
 void sim_ckpt_save(rm_sim *s, uint32_t i);
 rm_err sim_ckpt_restore(rm_sim *s, uint32_t i);
 void sim_ckpt_close(rm_sim *s, uint32_t i);
+
+/* sim_forest.c */
+rm_err sim_forest_setup(rm_sim *s, uint64_t seed_stream, rm_diag *diag);
+rm_err sim_forest_start(rm_sim *s, uint32_t i);
+uint32_t sim_forest_step(rm_sim *s, uint32_t i, bool *free_step);
+rm_err sim_forest_restore(rm_sim *s, uint32_t i, const uint8_t *blob, size_t len);
+void sim_forest_consensus(rm_sim *s);
+rm_err sim_forest_accuracy(rm_sim *s, uint32_t i, const rm_dataset *ds, double *acc);
+void sim_forest_free(rm_sim *s);
 
 /* sim_metrics.c */
 void sim_metrics_sample(rm_sim *s, bool final);

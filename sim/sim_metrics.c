@@ -6,6 +6,7 @@
 #include <math.h>
 #include <string.h>
 
+/* Forests refuse bad trees in the shell (s->items_refused), not the core. */
 static uint64_t refused(const rm_peer_stats *st) {
     return st->refused_nonfinite + st->refused_shape + st->refused_norm +
            st->refused_stale + st->malformed;
@@ -60,8 +61,13 @@ static void accuracy(rm_sim *s, bool final) {
     for (uint32_t i = 0; i < s->sc.peers; i++) {
         if (!s->peer[i].up)
             continue;
-        rm_eval_result r;
-        if (rm_trainer_evaluate(s->peer[i].trainer, ds, &r) != RM_OK) {
+        rm_eval_result r = {0};
+        if (s->forest) {
+            if (sim_forest_accuracy(s, i, ds, &r.accuracy) != RM_OK) {
+                s->oom = true;
+                return;
+            }
+        } else if (rm_trainer_evaluate(s->peer[i].trainer, ds, &r) != RM_OK) {
             s->oom = true;
             return;
         }
@@ -82,9 +88,14 @@ static void accuracy(rm_sim *s, bool final) {
 void sim_metrics_sample(rm_sim *s, bool final) {
     s->m.t_us = s->now;
     s->m.live = s->live;
-    consensus(s);
+    if (s->forest) {
+        s->m.mean_error = NAN;
+        sim_forest_consensus(s);
+    } else {
+        consensus(s);
+    }
     accuracy(s, final);
-    uint64_t r = s->refused_dead;
+    uint64_t r = s->refused_dead + s->items_refused;
     for (uint32_t i = 0; i < s->sc.peers; i++)
         if (s->peer[i].up)
             r += refused(rm_peer_get_stats(s->peer[i].core));

@@ -18,7 +18,8 @@ double sim_host_seconds(void) {
 /* Seed streams: every consumer of randomness gets its own, so that adding
  * draws in one place never shifts another's. */
 enum { STREAM_NET = 1, STREAM_FAULT, STREAM_TOPO, STREAM_SHARD, STREAM_DEVICE,
-       STREAM_INIT = 1u << 20, STREAM_LEARN = 2u << 20, STREAM_CORE = 3u << 20 };
+       STREAM_INIT = 1u << 20, STREAM_LEARN = 2u << 20, STREAM_CORE = 3u << 20,
+       STREAM_FOREST = 4u << 20 };
 
 /* A simulated peer's id: its index in the first four bytes, then a fixed
  * pattern (real peers use their public key). */
@@ -123,6 +124,8 @@ static rm_err learner_start(rm_sim *s, uint32_t i, rm_diag *diag) {
                                                 : (float)rm_rng_normal(&init);
         return RM_OK;
     }
+    if (s->forest)
+        return sim_forest_start(s, i);
     rm_trainer_free(p->trainer);
     p->trainer = NULL;
     rm_train_config c;
@@ -141,8 +144,10 @@ static rm_err learner_start(rm_sim *s, uint32_t i, rm_diag *diag) {
     return rm_trainer_create(&p->trainer, &c, &s->learn[i].shard, &init, diag);
 }
 
-uint32_t sim_learner_step(rm_sim *s, uint32_t i) {
+uint32_t sim_learner_step(rm_sim *s, uint32_t i, bool *free_step) {
     sim_peer *p = &s->peer[i];
+    if (p->forest)
+        return sim_forest_step(s, i, free_step);
     if (!p->trainer)
         return 0;
     rm_step_stats st;
@@ -189,6 +194,12 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i) {
     c.delta = s->sc.delta;
     c.delta_int8 = s->sc.delta_int8;
     c.rejoin = restart && s->sc.rejoin && p->trainer;
+    if (s->forest) {
+        /* Trees are items; the peer stops once its share is grown. */
+        c.items_max = s->fc.trees;
+        c.max_steps = s->learn[i].share;
+        c.train = c.train && s->learn[i].share > 0;
+    }
     rm_rng core_rng;
     rm_rng_seed_stream(&core_rng, s->opt.seed,
                        STREAM_CORE + i + ((uint64_t)p->incarnation << 40));
@@ -257,6 +268,11 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
     if (s->vector && s->n == 0)
         return rm_diag_set(diag, RM_EINVAL, "[model] spec: '%s' needs a size 1..16777216",
                            sc->model);
+    s->forest = strncmp(sc->model, "forest", 6) == 0 &&
+                (sc->model[6] == '\0' || sc->model[6] == ':');
+    rm_forest_config_default(&s->fc);
+    if (s->forest && rm_forest_config_parse(sc->model, &s->fc, diag) != RM_OK)
+        return RM_EMODEL_SPEC;
     if (sc->ckpt_every_us && !s->vector && !s->opt.ckpt_dir)
         return rm_diag_set(diag, RM_EINVAL, "[checkpoint] every: the run was given no "
                                             "folder for the peers' checkpoint stores");
@@ -318,24 +334,31 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
         free(first);
         if (err)
             return err;
-        if (sc->epochs > 0.0) {
-            /* Every peer makes the same number of steps: the epochs over
-             * the mean shard, so that the total samples match a central
-             * run of `epochs` over the whole set. */
-            double mean_rows = (double)s->opt.train->n / np;
-            s->plan.steps_per_peer = (uint64_t)(sc->epochs * mean_rows / sc->batch + 0.5);
+        if (s->forest) {
+            /* One tree per step, no parameter vector (s->n stays 0). */
+            if ((err = sim_forest_setup(s, STREAM_FOREST, diag)))
+                return err;
+        } else {
+            if (sc->epochs > 0.0) {
+                /* Every peer makes the same number of steps: the epochs
+                 * over the mean shard, so that the total samples match a
+                 * central run of `epochs` over the whole set. */
+                double mean_rows = (double)s->opt.train->n / np;
+                s->plan.steps_per_peer =
+                    (uint64_t)(sc->epochs * mean_rows / sc->batch + 0.5);
+            }
+            /* The first learner tells the model's size. */
+            if ((err = learner_start(s, 0, diag)))
+                return err;
+            size_t n;
+            rm_trainer_params(s->peer[0].trainer, &n);
+            s->n = (uint32_t)n;
         }
-        /* The first learner tells the model's size. */
-        if ((err = learner_start(s, 0, diag)))
-            return err;
-        size_t n;
-        rm_trainer_params(s->peer[0].trainer, &n);
-        s->n = (uint32_t)n;
     }
     s->plan.params = s->n;
     err = RM_ENOMEM;
-    s->scratch = malloc((size_t)s->n * sizeof(float));
-    s->mean = calloc(s->n, sizeof(double));
+    s->scratch = malloc((s->n ? s->n : 1) * sizeof(float));
+    s->mean = calloc(s->n ? s->n : 1, sizeof(double));
     if (!s->scratch || !s->mean)
         return err;
     double sum = 0.0;
@@ -372,6 +395,7 @@ rm_err rm_sim_create(rm_sim **out, const rm_scenario *sc, const rm_sim_options *
 void rm_sim_free(rm_sim *s) {
     if (!s)
         return;
+    sim_forest_free(s);
     for (uint32_t i = 0; s->peer && i < s->sc.peers; i++) {
         rm_peer_free(s->peer[i].core);
         rm_trainer_free(s->peer[i].trainer);
@@ -402,6 +426,9 @@ const rm_sim_metrics *rm_sim_last(const rm_sim *s) { return &s->m; }
 const rm_sim_timing *rm_sim_get_timing(const rm_sim *s) { return &s->timing; }
 const rm_sim_ckpt_stats *rm_sim_get_ckpt_stats(const rm_sim *s) { return &s->ckpt; }
 const float *rm_sim_peer_params(const rm_sim *s, uint32_t i) { return sim_params(s, i); }
+uint32_t rm_sim_peer_items(const rm_sim *s, uint32_t i) {
+    return s->peer[i].up ? rm_peer_item_count(s->peer[i].core) : 0;
+}
 
 /* Push-sum mass is in the peers and in the messages still on the wire. */
 uint64_t rm_sim_total_weight(const rm_sim *s) {

@@ -117,6 +117,14 @@ static void examples_land_in_their_fields(void **state) {
     assert_int_equal(s.faults[2].kind, RM_FAULT_CRASH);
     assert_true(s.faults[2].fraction == 0.25);
     assert_int_equal(s.faults[2].down_us, 10000000);
+
+    load_example("forest-8.ini", &s);
+    assert_int_equal(s.peers, 8);
+    assert_string_equal(s.model, "forest:trees=100,depth=20");
+    assert_true(s.ckpt_every_us > 0);
+    assert_int_equal(s.nfaults, 1);
+    assert_int_equal(s.faults[0].kind, RM_FAULT_CRASH);
+    assert_true(s.faults[0].down_us > 0);
 }
 
 /* ---- bad files ---------------------------------------------------------- */
@@ -212,6 +220,10 @@ static void bad_values(void **state) {
             "is not a model", "width 2", NULL);
     refused("[model]\nspec = resnet50\n", "line 2", "expected mlp:", NULL);
     refused("[model]\nspec = vector:0\n", "line 2", "vector:N needs a size", NULL);
+    refused("[model]\nspec = forest:trees=0\n", "line 2", "[model] spec", "is not a forest",
+            "trees", NULL);
+    refused("[model]\nspec = forest:depth=20,leaves=3\n", "line 2", "is not a forest",
+            "leaves", NULL);
     refused("[model]\nspec = vector:12x\n", "line 2", "vector:N needs a size", NULL);
     refused("[data]\nsplit = sorted\n", "line 2", "[data] split", NULL);
     /* Settings fine alone but not together name the key that needs the
