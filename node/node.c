@@ -695,6 +695,8 @@ static void drive(node *n) {
             if (uv_queue_work(n->loop, &n->work, step_work, step_done) != 0)
                 n->stepping = false;
             break;
+        case RM_ACT_ITEM:
+            break; /* items (forest trees) are not served by real nodes yet */
         case RM_ACT_CLOSE:
             for (conn *c = n->conns; c; c = c->next)
                 if (c->id_known && memcmp(c->id, a.peer, RM_ID_BYTES) == 0)
