@@ -200,10 +200,15 @@ int rm_cmd_sim(int argc, char **argv) {
     if (!quiet) {
         printf("rumor sim %s\n  seed %llu (rerun: rumor sim %s --seed %llu)\n", path,
                (unsigned long long)seed, path, (unsigned long long)seed);
-        printf("  %u peers, model %s (%llu floats), merge %s, interval %.0f ms, view %u, "
-               "delta %s\n", plan->peers, sc.model, (unsigned long long)plan->params,
-               rm_merge_rule_name(sc.merge), sc.interval_us / 1e3, sc.view,
-               sc.delta ? (sc.delta_int8 ? "int8" : "f32") : "off");
+        if (strncmp(sc.model, "forest", 6) == 0) /* trees, merged by union */
+            printf("  %u peers, model %s (trees gossiped as items, merged by union), "
+                   "interval %.0f ms, view %u\n", plan->peers, sc.model,
+                   sc.interval_us / 1e3, sc.view);
+        else
+            printf("  %u peers, model %s (%llu floats), merge %s, interval %.0f ms, view %u, "
+                   "delta %s\n", plan->peers, sc.model, (unsigned long long)plan->params,
+                   rm_merge_rule_name(sc.merge), sc.interval_us / 1e3, sc.view,
+                   sc.delta ? (sc.delta_int8 ? "int8" : "f32") : "off");
         if (train.n)
             printf("  data: %zu train rows (%s, shards %llu..%llu rows), %u eval rows; "
                    "%llu steps per peer\n", train.n,
