@@ -11,6 +11,8 @@
 #     the last step the killed process reported.
 # Then the newest snapshot's bytes are flipped inside the store's data file:
 # the node warns, falls back to the snapshot before, and verify reports it.
+# Last, a data.mdb of garbage: the node refuses to start, naming the file,
+# unless --discard-corrupt.
 # usage: node_crash_ckpt.sh RUMOR TMPDIR [CYCLES]
 set -euo pipefail
 rumor=$1
@@ -73,4 +75,18 @@ grep -q "failed verification" "$dir/fallback.log" || { cat "$dir/fallback.log"; 
 resumed=$(sed -n 's/.*resumed from snapshot [0-9]* of .*: step \([0-9]*\),.*/\1/p' "$dir/fallback.log")
 [[ $resumed == "$before" ]] || fail "fell back to step '$resumed', want $before"
 echo "corrupted newest snapshot (step $prev): warned, fell back to step $before"
+
+# A store that is not an LMDB file at all: the node refuses to start and
+# names the file; with --discard-corrupt it starts fresh.
+head -c 8192 /dev/urandom > "$dir/ck/data.mdb"
+if "$rumor" "${args[@]}" --max-seconds 0.3 > "$dir/corrupt.log" 2>&1; then
+  fail "the node started on a corrupt store"
+fi
+grep -q "data.mdb" "$dir/corrupt.log" || { cat "$dir/corrupt.log"; fail "error does not name data.mdb"; }
+grep -q -- "--discard-corrupt" "$dir/corrupt.log" || fail "error does not mention --discard-corrupt"
+"$rumor" "${args[@]}" --max-seconds 0.3 --discard-corrupt > "$dir/discard.log" 2>&1 ||
+  { cat "$dir/discard.log"; fail "--discard-corrupt did not start"; }
+grep -q "starting fresh" "$dir/discard.log" || { cat "$dir/discard.log"; fail "not fresh"; }
+"$rumor" ckpt verify "$dir/ck" > /dev/null || fail "the fresh store does not verify"
+echo "corrupt store: refused with its name; --discard-corrupt started fresh"
 rm -rf "$dir"
