@@ -45,7 +45,9 @@ static const char usage[] =
     "  --shard I/N           train on shard I of N (0/1)\n"
     "  --split iid|label-skew  how the shards are dealt (iid)\n"
     "  --alpha A             label skew: Dirichlet concentration (0.5)\n"
-    "  --model SPEC          mlp:784-128-10 (default) or softmax:784-10\n"
+    "  --model SPEC          mlp:784-128-10 (default), softmax:784-10, svm:784-10, or\n"
+    "                        forest:trees=100,depth=20 (grows its share of the trees\n"
+    "                        and gossips them; the forest is their union)\n"
     "  --dropout P           drop probability of hidden units (0)\n"
     "  --lr X                Adam learning rate (0.001)\n"
     "  --batch B             rows per step (32)\n"
@@ -526,7 +528,20 @@ static int open_checkpoints(const char *cmd, const node_args *a, rm_trainer *t,
         fprintf(stderr, "rumor node: warning: %u newer snapshot(s) failed verification (%s); "
                         "falling back to snapshot %llu\n", skipped, d.msg,
                 (unsigned long long)id);
-    if ((err = rm_ckpt_restore_trainer(snap, t, &nc->train_rng, &d))) {
+    if (nc->forest) { /* the trees it held */
+        rm_forest *f = NULL;
+        if (strcmp(snap->model, a->model) != 0)
+            err = rm_diag_set(&d, RM_EMISMATCH, "the snapshot holds model %s, not %s",
+                              snap->model, a->model);
+        else
+            err = rm_forest_decode(snap->extra, snap->extra_len, &f, &d);
+        if (err) {
+            rm_cli_error(cmd, "%s: %s", a->ckpt_dir, d.msg);
+            return RM_EXIT_FAIL;
+        }
+        rm_forest_free(nc->forest->forest);
+        nc->forest->forest = f;
+    } else if ((err = rm_ckpt_restore_trainer(snap, t, &nc->train_rng, &d))) {
         rm_cli_error(cmd, "%s: %s", a->ckpt_dir, d.msg);
         return RM_EXIT_FAIL;
     }
@@ -540,6 +555,27 @@ static int open_checkpoints(const char *cmd, const node_args *a, rm_trainer *t,
            a->ckpt_dir, (unsigned long long)snap->step, (unsigned long long)snap->epoch,
            (unsigned long long)nc->core.incarnation);
     return -1;
+}
+
+/* A forest peer: its shard binned, an empty forest, and its share of the
+ * trees (tree i of the forest is grown by the peer whose range holds i;
+ * every peer uses the same seed, so ids never collide). */
+static rm_err forest_setup(const node_args *a, const rm_dataset *shard,
+                           const rm_dataset *eval, rm_node_forest *nf, rm_binned **bins,
+                           rm_diag *d) {
+    rm_forest_config_default(&nf->cfg);
+    rm_err err = rm_forest_config_parse(a->model, &nf->cfg, d);
+    if (!err)
+        err = rm_binned_create(bins, shard, d);
+    uint32_t classes = shard->classes > eval->classes ? shard->classes : eval->classes;
+    if (!err && (err = rm_forest_create(&nf->forest, (uint32_t)shard->d, classes)))
+        rm_diag_set(d, err, "cannot make the forest: %s", rm_strerror(err));
+    nf->data = *bins;
+    nf->seed = a->seed;
+    nf->share = rm_forest_share(nf->cfg.trees, (uint32_t)a->shards, (uint32_t)a->shard);
+    for (uint32_t j = 0; j < a->shard; j++)
+        nf->first += rm_forest_share(nf->cfg.trees, (uint32_t)a->shards, j);
+    return err;
 }
 
 /* FNV-1a of the model spec: peers refuse a HELLO for another model. */
@@ -572,6 +608,8 @@ int rm_cmd_node(int argc, char **argv) {
     }
     rm_dataset shard = {0}, eval = {0};
     rm_trainer *t = NULL;
+    rm_node_forest nf = {0};
+    rm_binned *bins = NULL;
     rm_store *store = NULL;
     rm_snapshot snap = {0};
     code = load_data(cmd, &a, &shard, &eval);
@@ -593,7 +631,9 @@ int rm_cmd_node(int argc, char **argv) {
      * the first averages are of models in one basin. */
     rm_rng init;
     rm_rng_seed_stream(&init, a.seed, 4);
-    err = rm_trainer_create(&t, &tc, &shard, &init, &d);
+    bool is_forest = strncmp(a.model, "forest", 6) == 0;
+    err = is_forest ? forest_setup(&a, &shard, &eval, &nf, &bins, &d)
+                    : rm_trainer_create(&t, &tc, &shard, &init, &d);
     if (err) {
         rm_cli_error(cmd, "%s", d.msg[0] ? d.msg : rm_strerror(err));
         code = err == RM_ENOMEM ? RM_EXIT_FAIL : RM_EXIT_USAGE;
@@ -625,6 +665,7 @@ int rm_cmd_node(int argc, char **argv) {
     nc.max_seconds = a.max_seconds;
     nc.linger_seconds = a.linger;
     nc.trainer = t;
+    nc.forest = is_forest ? &nf : NULL;
     nc.model = a.model;
     if (a.ckpt_dir) {
         code = open_checkpoints(cmd, &a, t, &nc, &store, &snap);
@@ -639,11 +680,19 @@ int rm_cmd_node(int argc, char **argv) {
     nc.err = stderr;
     char fp[RM_KEY_FP_CHARS + 1];
     rm_key_fingerprint(fp, kp.pk);
-    printf("rumor node %s: listening on %s, %s, %zu parameters, shard %llu/%llu "
-           "(%zu rows), %zu eval rows, %s merge, %u seed%s\n",
-           fp, a.listen, a.model, t->mlp->nparams, (unsigned long long)a.shard,
-           (unsigned long long)a.shards, shard.n, eval.n, rm_merge_rule_name(a.merge),
-           a.nseeds, a.nseeds == 1 ? "" : "s");
+    if (is_forest)
+        printf("rumor node %s: listening on %s, %s, grows trees %u..%u of %u (holds %zu), "
+               "shard %llu/%llu (%zu rows), %zu eval rows, %u seed%s\n", fp, a.listen,
+               a.model, nf.first, nf.first + nf.share - 1, nf.cfg.trees,
+               rm_forest_count(nf.forest), (unsigned long long)a.shard,
+               (unsigned long long)a.shards, shard.n, eval.n, a.nseeds,
+               a.nseeds == 1 ? "" : "s");
+    else
+        printf("rumor node %s: listening on %s, %s, %zu parameters, shard %llu/%llu "
+               "(%zu rows), %zu eval rows, %s merge, %u seed%s\n",
+               fp, a.listen, a.model, t->mlp->nparams, (unsigned long long)a.shard,
+               (unsigned long long)a.shards, shard.n, eval.n, rm_merge_rule_name(a.merge),
+               a.nseeds, a.nseeds == 1 ? "" : "s");
     fflush(stdout);
     rm_node_result res;
     err = rm_node_run(&nc, &res, &d);
@@ -686,6 +735,8 @@ out:
     rm_snapshot_release(&snap);
     rm_store_close(store);
     rm_trainer_free(t);
+    rm_forest_free(nf.forest);
+    rm_binned_free(bins);
     rm_dataset_free(&shard);
     rm_dataset_free(&eval);
     rm_keyset_free(allow);

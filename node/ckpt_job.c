@@ -8,7 +8,7 @@ struct rm_ckpt_job {
     rm_snapshot snap;
     float *params, *m, *v;
     uint32_t *order;
-    uint8_t *state, *bases;
+    uint8_t *state, *bases, *extra;
 };
 
 static void *dup_bytes(const void *src, size_t len) {
@@ -63,6 +63,35 @@ rm_err rm_ckpt_job_take(rm_ckpt_job **out, const rm_trainer *t, const rm_rng *tr
     return RM_OK;
 }
 
+rm_err rm_ckpt_job_take_forest(rm_ckpt_job **out, const rm_forest *f, uint64_t step,
+                               const rm_peer *core, const char *model,
+                               uint64_t incarnation, uint64_t unix_ms) {
+    *out = NULL;
+    rm_ckpt_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return RM_ENOMEM;
+    size_t extra_len = 0, state_len = 0, bases_len = 0;
+    if (rm_forest_encode(f, &j->extra, &extra_len) ||
+        rm_peer_save_state(core, &j->state, &state_len, &j->bases, &bases_len)) {
+        rm_ckpt_job_free(j);
+        return RM_ENOMEM;
+    }
+    rm_snapshot *s = &j->snap;
+    snprintf(s->model, sizeof s->model, "%s", model);
+    s->saved_unix_ms = unix_ms;
+    s->step = step;
+    s->incarnation = incarnation;
+    memcpy(s->peer_rng, rm_peer_rng(core)->s, sizeof s->peer_rng);
+    s->view = j->state;
+    s->view_len = state_len;
+    s->bases = j->bases;
+    s->bases_len = bases_len;
+    s->extra = j->extra;
+    s->extra_len = extra_len;
+    *out = j;
+    return RM_OK;
+}
+
 rm_err rm_ckpt_job_save(rm_ckpt_job *j, rm_store *s, rm_diag *d) {
     return rm_store_save(s, &j->snap, NULL, d);
 }
@@ -78,6 +107,7 @@ void rm_ckpt_job_free(rm_ckpt_job *j) {
     free(j->order);
     free(j->state);
     free(j->bases);
+    free(j->extra);
     free(j);
 }
 

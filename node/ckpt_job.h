@@ -11,6 +11,7 @@
 #include "base/rng.h"
 #include "checkpoint/store.h"
 #include "gossip/peer.h"
+#include "models/forest.h"
 #include "models/trainer.h"
 
 typedef struct rm_ckpt_job rm_ckpt_job;
@@ -20,6 +21,12 @@ typedef struct rm_ckpt_job rm_ckpt_job;
 rm_err rm_ckpt_job_take(rm_ckpt_job **out, const rm_trainer *t, const rm_rng *train_rng,
                         const rm_peer *core, const char *model, uint64_t incarnation,
                         uint64_t unix_ms);
+
+/* The same for a forest peer: the forest (encoded into the snapshot's
+ * extra bytes), no parameters; `step` counts the trees it grew. */
+rm_err rm_ckpt_job_take_forest(rm_ckpt_job **out, const rm_forest *f, uint64_t step,
+                               const rm_peer *core, const char *model,
+                               uint64_t incarnation, uint64_t unix_ms);
 
 /* Writes it as one snapshot (any thread). */
 rm_err rm_ckpt_job_save(rm_ckpt_job *j, rm_store *s, rm_diag *d);

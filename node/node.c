@@ -83,6 +83,10 @@ struct node {
     size_t hello_len;
     uint32_t model_n;
     rm_node_result *res;
+    rm_tree_ws *tree_ws;         /* forest peers: the growing tree's scratch */
+    rm_tree *grown;              /* ... the tree the last step grew, or NULL */
+    uint64_t trees_grown;        /* ... steps taken (trees grown or skipped) */
+    uint64_t max_steps;          /* the core's: --steps, or a forest's share */
     rm_ckpt_job *ckpt;           /* the snapshot being written on the pool */
     uv_work_t ckpt_work;
     rm_diag ckpt_diag;
@@ -570,16 +574,57 @@ static conn *find_conn(node *n, const uint8_t id[RM_ID_BYTES]) {
     return best;
 }
 
+/* Steps the learner has taken (checkpoint cadence and records). */
+static uint64_t learner_steps(const node *n) {
+    return n->cfg->forest ? n->trees_grown : n->cfg->trainer->step;
+}
+
+/* A forest peer's step grows its next tree, unless it holds it already
+ * (restored from a checkpoint, or sent back by a peer). */
+static void grow_tree(node *n) {
+    const rm_node_forest *f = n->cfg->forest;
+    uint64_t index = f->first + n->trees_grown;
+    n->grown = NULL;
+    memset(&n->step_st, 0, sizeof n->step_st);
+    if (n->trees_grown < f->share &&
+        !rm_forest_has(f->forest, rm_tree_id_make(f->seed, index)))
+        rm_tree_grow_nth(&n->grown, f->data, &f->cfg, f->seed, index, n->tree_ws);
+    n->step_st.rows = 1;
+}
+
 static void step_work(uv_work_t *w) {
     node *n = w->data;
-    rm_trainer_step(n->cfg->trainer, &n->train_rng, &n->step_st);
+    if (n->cfg->forest)
+        grow_tree(n);
+    else
+        rm_trainer_step(n->cfg->trainer, &n->train_rng, &n->step_st);
+}
+
+/* Keeps a tree (grown here or sent) and offers it to the core for gossip. */
+static void keep_tree(node *n, rm_tree *t) {
+    uint8_t *blob = NULL;
+    size_t len = 0;
+    rm_tree_info info;
+    rm_tree_get_info(t, &info);
+    if (rm_tree_encode(t, &blob, &len) != RM_OK || rm_forest_add(n->cfg->forest->forest, t)) {
+        rm_tree_free(t);
+        free(blob);
+        return;
+    }
+    rm_peer_add_item(n->core, info.id, blob, len);
+    free(blob);
 }
 
 static void evaluate(node *n) {
     if (!n->cfg->eval || !n->cfg->eval->n)
         return;
     rm_eval_result ev = {0};
-    if (rm_trainer_evaluate(n->cfg->trainer, n->cfg->eval, &ev) == RM_OK) {
+    rm_err err = RM_EINVAL;
+    if (!n->cfg->forest)
+        err = rm_trainer_evaluate(n->cfg->trainer, n->cfg->eval, &ev);
+    else if (rm_forest_count(n->cfg->forest->forest))
+        err = rm_forest_evaluate(n->cfg->forest->forest, n->cfg->eval, &ev);
+    if (err == RM_OK) {
         n->res->test_accuracy = ev.accuracy;
         n->res->test_loss = ev.loss;
     }
@@ -615,14 +660,19 @@ static void ckpt_done(uv_work_t *w, int status) {
 }
 
 static bool ckpt_take(node *n) {
-    rm_err err = rm_ckpt_job_take(&n->ckpt, n->cfg->trainer, &n->train_rng, n->core,
-                                  n->cfg->model, n->cfg->core.incarnation, wall_us() / 1000);
+    rm_err err = n->cfg->forest
+                     ? rm_ckpt_job_take_forest(&n->ckpt, n->cfg->forest->forest,
+                                               n->trees_grown, n->core, n->cfg->model,
+                                               n->cfg->core.incarnation, wall_us() / 1000)
+                     : rm_ckpt_job_take(&n->ckpt, n->cfg->trainer, &n->train_rng, n->core,
+                                        n->cfg->model, n->cfg->core.incarnation,
+                                        wall_us() / 1000);
     if (err) {
         n->res->ckpt_failed++;
         return false;
     }
     n->ckpt_ms = uv_now(n->loop);
-    n->ckpt_step = n->cfg->trainer->step;
+    n->ckpt_step = learner_steps(n);
     n->ckpt_diag.msg[0] = '\0';
     return true;
 }
@@ -632,7 +682,7 @@ static void maybe_checkpoint(node *n) {
     const rm_node_config *c = n->cfg;
     if (!c->store || n->ckpt)
         return;
-    bool due = (c->ckpt_every_steps && c->trainer->step - n->ckpt_step >= c->ckpt_every_steps) ||
+    bool due = (c->ckpt_every_steps && learner_steps(n) - n->ckpt_step >= c->ckpt_every_steps) ||
                (c->ckpt_every_ms && uv_now(n->loop) - n->ckpt_ms >= c->ckpt_every_ms);
     if (!due || !ckpt_take(n))
         return;
@@ -650,6 +700,12 @@ static void step_done(uv_work_t *w, int status) {
     n->loss_sum += (double)n->step_st.loss * n->step_st.rows;
     n->loss_rows += (uint64_t)n->step_st.rows;
     n->last_loss = n->step_st.loss;
+    if (n->cfg->forest) {
+        n->trees_grown++;
+        if (n->grown)
+            keep_tree(n, n->grown);
+        n->grown = NULL;
+    }
     if (n->stopping)
         return;
     /* Between steps: the buffer is ours to read on this thread. */
@@ -695,8 +751,16 @@ static void drive(node *n) {
             if (uv_queue_work(n->loop, &n->work, step_work, step_done) != 0)
                 n->stepping = false;
             break;
-        case RM_ACT_ITEM:
-            break; /* items (forest trees) are not served by real nodes yet */
+        case RM_ACT_ITEM: { /* a tree from a peer: kept only if it decodes whole */
+            rm_tree *t = NULL;
+            uint64_t id = 0;
+            if (n->cfg->forest && rm_tree_blob_id(a.bytes, a.len, &id) == RM_OK &&
+                id == a.item_id && rm_tree_decode(a.bytes, a.len, &t, NULL) == RM_OK)
+                keep_tree(n, t);
+            else
+                n->res->items_refused++;
+            break;
+        }
         case RM_ACT_CLOSE:
             for (conn *c = n->conns; c; c = c->next)
                 if (c->id_known && memcmp(c->id, a.peer, RM_ID_BYTES) == 0)
@@ -816,7 +880,7 @@ static void on_tick(uv_timer_t *t) {
         return;
     }
     const rm_peer_stats *s = rm_peer_get_stats(n->core);
-    if (n->cfg->core.max_steps && s->steps >= n->cfg->core.max_steps) {
+    if (n->max_steps && s->steps >= n->max_steps) {
         if (!n->steps_done_ms)
             n->steps_done_ms = now;
         else if ((double)(now - n->steps_done_ms) >= 1000.0 * n->cfg->linger_seconds)
@@ -862,9 +926,20 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
     rm_peer_config pc = cfg->core;
     memcpy(pc.id, cfg->self->pk, RM_ID_BYTES);
     snprintf(pc.addr, sizeof pc.addr, "%s", cfg->listen);
-    size_t np;
-    pc.params = rm_trainer_params(cfg->trainer, &np);
+    size_t np = 0;
+    if (cfg->forest) { /* items only: the trees */
+        pc.params = NULL;
+        pc.items_max = RM_FOREST_TREES_MAX;
+        pc.max_steps = cfg->forest->share;
+        if (rm_tree_ws_create(&n->tree_ws, cfg->forest->data)) {
+            err = rm_diag_set(diag, RM_ENOMEM, "out of memory");
+            goto fail_replay;
+        }
+    } else {
+        pc.params = rm_trainer_params(cfg->trainer, &np);
+    }
     pc.n = (uint32_t)np;
+    n->max_steps = pc.max_steps;
     n->model_n = pc.n;
     rm_frame hf = {.type = RM_FRAME_HELLO};
     memcpy(hf.u.hello.id, pc.id, RM_ID_BYTES);
@@ -891,8 +966,21 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
         rm_peer_free(n->core);
         goto fail_replay;
     }
+    if (cfg->forest) { /* trees restored from a checkpoint go back to the core */
+        const rm_forest *f = cfg->forest->forest;
+        for (size_t i = 0; i < rm_forest_count(f); i++) {
+            uint8_t *blob = NULL;
+            size_t len = 0;
+            rm_tree_info info;
+            rm_tree_get_info(rm_forest_tree(f, i), &info);
+            if (rm_tree_encode(rm_forest_tree(f, i), &blob, &len) == RM_OK)
+                rm_peer_add_item(n->core, info.id, blob, len);
+            free(blob);
+        }
+        n->trees_grown = rm_peer_get_stats(n->core)->steps;
+    }
     n->ckpt_ms = uv_now(&loop);
-    n->ckpt_step = cfg->trainer->step;
+    n->ckpt_step = learner_steps(n);
     for (uint32_t i = 0; i < cfg->nseeds; i++) {
         if (memcmp(cfg->seeds[i].id, cfg->self->pk, RM_ID_BYTES) == 0)
             continue;
@@ -940,11 +1028,13 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
     res->view = rm_peer_view_len(n->core);
     res->seconds = (double)core_now(n) / 1e6;
     rm_peer_free(n->core);
+    rm_tree_ws_free(n->tree_ws);
     rm_chan_replay_free(n->replay);
     uv_loop_close(&loop);
     return RM_OK;
 
 fail_replay:
+    rm_tree_ws_free(n->tree_ws);
     rm_chan_replay_free(n->replay);
 fail_loop:
     uv_loop_close(&loop);

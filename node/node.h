@@ -38,6 +38,7 @@
 #include "base/rng.h"
 #include "gossip/peer.h"
 #include "models/dataset.h"
+#include "models/forest.h"
 #include "models/trainer.h"
 #include "node/keys.h"
 
@@ -53,6 +54,18 @@ typedef struct {
     char addr[RM_PEER_ADDR_MAX + 1];
 } rm_node_seed;
 
+/* A forest peer's learner (task-parallel): it grows trees first ..
+ * first + share - 1 of the forest whose tree i is rm_tree_grow_nth(data,
+ * cfg, seed, i), one per training step on the pool, and holds every tree
+ * it grew or was sent (gossiped as items, merged by union). */
+typedef struct {
+    const rm_binned *data;           /* its shard, binned (borrowed) */
+    rm_forest *forest;               /* the trees held (borrowed; grows) */
+    rm_forest_config cfg;
+    uint64_t seed;                   /* the same on every peer */
+    uint32_t first, share;
+} rm_node_forest;
+
 typedef struct {
     const char *listen;              /* "127.0.0.1:PORT" (IPv4) */
     const rm_keypair *self;          /* borrowed */
@@ -61,7 +74,9 @@ typedef struct {
     const rm_node_seed *seeds;
     uint32_t nseeds;
     rm_peer_config core;             /* id, addr, params, n are filled in */
-    rm_trainer *trainer;             /* borrowed; stepped on the pool */
+    rm_trainer *trainer;             /* borrowed; stepped on the pool; NULL
+                                        for a forest peer */
+    rm_node_forest *forest;          /* a forest peer's learner, or NULL */
     rm_rng train_rng;                /* the trainer's generator (copied) */
     rm_rng core_rng;
     const rm_dataset *eval;          /* held-out rows for the status line */
@@ -97,6 +112,7 @@ typedef struct {
     uint64_t handshake_timeouts, idle_closes;
     uint64_t wire_bytes_in, wire_bytes_out, frames_dropped;
     uint64_t ckpt_saves, ckpt_failed, ckpt_last_step;
+    uint64_t items_refused;          /* trees from peers that did not decode */
     uint32_t view;
 } rm_node_result;
 
