@@ -71,14 +71,16 @@ static bool ends_with(const char *s, const char *suffix) {
     return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* Reads one CSV or libsvm file, chosen by its name. */
-static bool load_file(const char *cmd, const char *path, rm_dataset *out) {
+/* Reads one CSV or libsvm file, chosen by its name; `features` fixes a
+ * libsvm file's width (0: its largest index). */
+static bool load_file(const char *cmd, const char *path, size_t features,
+                      rm_dataset *out) {
     rm_diag diag = {{0}};
     rm_err err;
     if (ends_with(path, ".csv") || ends_with(path, ".csv.gz"))
         err = rm_csv_read(path, 0, out, &diag);
     else
-        err = rm_libsvm_read(path, 0, out, &diag);
+        err = rm_libsvm_read(path, features, out, &diag);
     if (err) {
         rm_cli_error(cmd, "%s: %s%s%s", path, rm_strerror(err),
                      diag.msg[0] ? ": " : "", diag.msg);
@@ -109,17 +111,20 @@ bool rm_cli_load_data(const char *cmd, const char *data, const char *test_path,
         }
         if (test_path) {
             rm_dataset_free(test);
-            if (!load_file(cmd, test_path, test)) {
+            if (!load_file(cmd, test_path, train->d, test)) {
                 rm_dataset_free(train);
                 return false;
             }
         }
         return true;
     }
+    /* A libsvm test file whose last features are all zero is still as
+     * wide as the training set. */
     if (test_path)
-        return load_file(cmd, data, train) && load_file(cmd, test_path, test);
+        return load_file(cmd, data, 0, train) &&
+               load_file(cmd, test_path, train->d, test);
     rm_dataset all = {0};
-    if (!load_file(cmd, data, &all))
+    if (!load_file(cmd, data, 0, &all))
         return false;
     rm_rng rng;
     rm_rng_seed_stream(&rng, seed, 0x5eed5);
@@ -131,6 +136,25 @@ bool rm_cli_load_data(const char *cmd, const char *data, const char *test_path,
         return false;
     }
     return true;
+}
+
+bool rm_cli_load_rows(const char *cmd, const char *src, rm_cli_rows which,
+                      size_t features, rm_dataset *out) {
+    const char *dir = NULL;
+    if (strcmp(src, "fashion-mnist") == 0)
+        dir = RM_FASHION_MNIST_DIR;
+    else if (strncmp(src, "mnist:", 6) == 0)
+        dir = src + 6;
+    else if (is_dir(src))
+        dir = src;
+    if (!dir)
+        return load_file(cmd, src, features, out);
+    rm_dataset other = {0};
+    bool ok = which == RM_CLI_ROWS_TEST
+                  ? rm_cli_load_data(cmd, src, NULL, 0.1, 1, &other, out)
+                  : rm_cli_load_data(cmd, src, NULL, 0.1, 1, out, &other);
+    rm_dataset_free(&other);
+    return ok;
 }
 
 bool rm_cli_mkdirs(const char *cmd, const char *dir) {

@@ -43,6 +43,18 @@ bool rm_cli_load_data(const char *cmd, const char *data, const char *test_path,
                       double test_fraction, uint64_t seed, rm_dataset *train,
                       rm_dataset *test);
 
+/* Which rows rm_cli_load_rows reads from an IDX directory. */
+typedef enum { RM_CLI_ROWS_TRAIN = 0, RM_CLI_ROWS_TEST = 1 } rm_cli_rows;
+
+/* Loads one set of rows from src (anything rm_cli_load_data takes): an
+ * IDX directory gives its training set or its test (t10k) set; a CSV or
+ * libsvm file gives every row it has, whichever is asked. `features`
+ * fixes a libsvm file's width (0: its largest index), so that a file whose
+ * last features happen to be zero still fits a model. Prints an error
+ * naming the file on failure. */
+bool rm_cli_load_rows(const char *cmd, const char *src, rm_cli_rows which,
+                      size_t features, rm_dataset *out);
+
 /* Creates dir and any missing parents (like mkdir -p). Prints an error
  * naming the folder and returns false when it cannot. */
 bool rm_cli_mkdirs(const char *cmd, const char *dir);

@@ -9,6 +9,8 @@
 #include "cli/blas_tune.h"
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "cli/train_forest.h"
+#include "models/model_file.h"
 #include "models/trainer.h"
 
 /* rumor's default recipe: a wider two-hidden-layer MLP, more dropout and a
@@ -20,6 +22,9 @@
 #define DEFAULT_LR 0.002
 #define DEFAULT_DROPOUT 0.3
 #define DEFAULT_SCHEDULE RM_SCHED_COSINE
+/* A linear SVM converges in fewer passes: 10 epochs reach 84.2% on
+ * Fashion-MNIST in 0.9 s here (20 epochs: 84.3% in 1.8 s). */
+#define DEFAULT_SVM_EPOCHS 10
 
 static const char usage[] =
     "usage: rumor train [options]\n"
@@ -34,7 +39,12 @@ static const char usage[] =
     "  --test FILE        test set file (default: the IDX t10k files, or a held-out split)\n"
     "  --test-fraction F  rows held out for testing when there is no test set (0.1)\n"
     "model and optimizer:\n"
-    "  --model SPEC       mlp:784-512-256-10 (any depth) or softmax:784-10\n"
+    "  --model SPEC       mlp:784-512-256-10 (any depth), softmax:784-10,\n"
+    "                     svm:784-10[:squared][:lambda=X] (linear SVM, one-vs-rest;\n"
+    "                     svm:IN-2 is binary; 10 epochs unless --epochs), or\n"
+    "                     forest:trees=100,depth=20[,min_leaf=1,features=0,\n"
+    "                     bootstrap=1] (random forest: only the data and run\n"
+    "                     options apply; --threads grows trees in parallel)\n"
     "  --dropout P        drop probability of hidden units (0.3)\n"
     "  --opt adam|sgd     optimizer (adam); sgd uses momentum 0.9\n"
     "  --lr X             learning rate (0.002 adam in the default recipe)\n"
@@ -49,6 +59,8 @@ static const char usage[] =
     "run:\n"
     "  --threads T        BLAS threads (1)\n"
     "  --seed S           seed of every random choice (1)\n"
+    "  --save FILE        write the trained model to FILE (docs/MODEL_FILE.md),\n"
+    "                     for rumor eval and rumor predict\n"
     "  --json             end with one JSON line of the results\n"
     "  --quiet            no per-epoch lines\n"
     "  -h, --help         this text\n"
@@ -58,7 +70,7 @@ static const char usage[] =
     "              --batch 32 --epochs 5 --schedule none\n";
 
 typedef struct {
-    const char *data, *test;
+    const char *data, *test, *save;
     float test_fraction;
     rm_train_config cfg;
     uint64_t threads, seed;
@@ -68,7 +80,7 @@ typedef struct {
 enum { OPT_DATA = 256, OPT_TEST, OPT_TEST_FRACTION, OPT_MODEL, OPT_DROPOUT,
        OPT_OPT, OPT_LR, OPT_MOMENTUM, OPT_WD, OPT_SCHEDULE, OPT_LR_MIN,
        OPT_GAMMA, OPT_STEP_EPOCHS, OPT_BATCH, OPT_EPOCHS, OPT_THREADS,
-       OPT_SEED, OPT_JSON, OPT_QUIET };
+       OPT_SEED, OPT_JSON, OPT_QUIET, OPT_SAVE };
 
 static const struct option options[] = {
     {"data", required_argument, 0, OPT_DATA},
@@ -90,6 +102,7 @@ static const struct option options[] = {
     {"seed", required_argument, 0, OPT_SEED},
     {"json", no_argument, 0, OPT_JSON},
     {"quiet", no_argument, 0, OPT_QUIET},
+    {"save", required_argument, 0, OPT_SAVE},
     {"help", no_argument, 0, 'h'},
     {0, 0, 0, 0},
 };
@@ -98,7 +111,7 @@ static const struct option options[] = {
 static int parse_args(int argc, char **argv, train_args *a) {
     const char *cmd = "train";
     rm_train_config *c = &a->cfg;
-    bool lr_set = false, momentum_set = false;
+    bool lr_set = false, momentum_set = false, epochs_set = false;
     float lr = 0.0f, momentum = 0.0f;
     uint64_t u;
     memset(a, 0, sizeof *a);
@@ -190,6 +203,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
             if (!rm_cli_parse_u64(cmd, "--epochs", optarg, 1, 100000, &u))
                 return RM_EXIT_USAGE;
             c->epochs = (uint32_t)u;
+            epochs_set = true;
             break;
         case OPT_THREADS:
             if (!rm_cli_parse_u64(cmd, "--threads", optarg, 1, 256, &a->threads))
@@ -201,6 +215,7 @@ static int parse_args(int argc, char **argv, train_args *a) {
             break;
         case OPT_JSON: a->json = true; break;
         case OPT_QUIET: a->quiet = true; break;
+        case OPT_SAVE: a->save = optarg; break;
         case 'h':
             fputs(usage, stdout);
             return RM_EXIT_OK;
@@ -226,6 +241,8 @@ static int parse_args(int argc, char **argv, train_args *a) {
     c->opt.lr = lr_set ? lr : chosen_kind_lr;
     if (momentum_set)
         c->opt.momentum = momentum;
+    if (!epochs_set && strncmp(c->model, "svm:", 4) == 0)
+        c->epochs = DEFAULT_SVM_EPOCHS;
     return -1;
 }
 
@@ -235,6 +252,13 @@ int rm_cmd_train(int argc, char **argv) {
     if (code >= 0)
         return code;
     const char *cmd = "train";
+    if (strncmp(a.cfg.model, "forest", 6) == 0) {
+        rm_train_forest_args fa = {
+            .model = a.cfg.model, .data = a.data, .test = a.test, .save = a.save,
+            .test_fraction = a.test_fraction, .threads = a.threads,
+            .seed = a.seed, .json = a.json, .quiet = a.quiet};
+        return rm_train_forest(&fa);
+    }
     openblas_set_num_threads((int)a.threads);
 
     rm_dataset train = {0}, test = {0};
@@ -308,6 +332,19 @@ int rm_cmd_train(int argc, char **argv) {
                    e + 1, a.cfg.epochs, epoch_loss, 100.0 * epoch_acc,
                    100.0 * ev.accuracy, ev.loss, (double)rows / dt, dt);
         fflush(stdout);
+    }
+    if (a.save) {
+        char desc[128];
+        rm_mlp_spec_format(&t->mlp->spec, desc, sizeof desc);
+        err = rm_model_file_save_params(a.save, desc, t->mlp->params,
+                                        t->mlp->nparams, &diag);
+        if (err) {
+            rm_cli_error(cmd, "%s", diag.msg);
+            code = RM_EXIT_FAIL;
+            goto out;
+        }
+        if (!a.quiet)
+            printf("saved %s to %s\n", desc, a.save);
     }
     if (a.json)
         printf("{\"test_accuracy\":%.6f,\"test_loss\":%.6f,\"train_accuracy\":%.6f,"
