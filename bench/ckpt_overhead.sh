@@ -23,8 +23,13 @@ trap 'rm -rf "$dir"' EXIT
 "$build/rumor" keygen --out "$dir/k.key" 2>/dev/null > "$dir/allow.list"
 port=$(( 30000 + $$ % 20000 ))
 
+# Pinned to one core: the pool thread that writes a snapshot then takes its
+# time from the training step itself (the worst case, and far less noise
+# than letting the scheduler move threads between the two cores).
+pin=(taskset -c "${RUMOR_BENCH_CPU:-1}")
+command -v taskset > /dev/null || pin=()
 rate() { # rate [FLAGS...]: steps per second of one run
-  "$build/rumor" node --listen 127.0.0.1:$port --key "$dir/k.key" --allow "$dir/allow.list" \
+  "${pin[@]}" "$build/rumor" node --listen 127.0.0.1:$port --key "$dir/k.key" --allow "$dir/allow.list" \
     --shard 0/4 --steps "$steps" --linger 0 --status 0 --json "$@" |
     $py -c "import json,sys; j=json.loads(sys.stdin.read().strip().splitlines()[-1]); print(j['steps']/j['seconds'], j.get('ckpt_saves', 0))"
 }
