@@ -9,6 +9,7 @@
 #   - the restarted node resumes from that newest snapshot, and its step is
 #     no more than one checkpoint interval (plus one status period) behind
 #     the last step the killed process reported.
+# The newest model is exported (rumor ckpt export) and scored by rumor eval.
 # Then the newest snapshot's bytes are flipped inside the store's data file:
 # the node warns, falls back to the snapshot before, and verify reports it.
 # Last, a data.mdb of garbage: the node refuses to start, naming the file,
@@ -59,6 +60,13 @@ for ((i = 1; i <= cycles; i++)); do
   prev=$step
 done
 echo "$cycles kills: every store verified; newest snapshot step rose to $prev"
+
+# The newest model, exported as a model file, is what rumor eval reads.
+"$rumor" ckpt export "$dir/ck" --out "$dir/model.rmm" > /dev/null || fail "export"
+"$rumor" eval --model "$dir/model.rmm" --data "$dir/blobs.csv" > "$dir/eval.out" 2>&1 ||
+  { cat "$dir/eval.out"; fail "rumor eval on the exported model"; }
+grep -q "^accuracy" "$dir/eval.out" || { cat "$dir/eval.out"; fail "no accuracy line"; }
+echo "exported the newest model; rumor eval: $(grep '^accuracy' "$dir/eval.out")"
 
 # Corrupt the newest snapshot inside data.mdb: the node falls back.
 before=$("$rumor" ckpt ls "$dir/ck" | awk '$1 ~ /^[0-9]+$/ { n++; s[n] = $2 } END { print s[n-1] }')
