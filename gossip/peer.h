@@ -190,6 +190,12 @@ void rm_peer_leave(rm_peer *p);
  * 10,000-peer simulation every peer's state is cold. */
 void rm_peer_prefetch(const rm_peer *p);
 
+/* The first stage of that: only the core's own struct (about 850 bytes),
+ * with no pointer followed, so it never waits. Call it an event or two
+ * before rm_peer_prefetch, which then finds the pointers it follows (the
+ * view's entries, the model) already cached. */
+void rm_peer_prefetch_self(const rm_peer *p);
+
 /* What a checkpoint keeps of the core besides the parameters: *state gets
  * the counters (version, steps, samples, push-sum weight) and the
  * membership view, *bases the delta bases (empty when deltas are off); both

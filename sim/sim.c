@@ -313,8 +313,7 @@ static void prefetch_ahead(const rm_sim *s) {
     if (e2 && e2->kind == EV_DELIVER) {
         const rm_peer *core = s->cores[e2->peer];
         if (core)
-            for (int off = 0; off < 256; off += 64)
-                __builtin_prefetch((const char *)core + off, 1);
+            rm_peer_prefetch_self(core);
         __builtin_prefetch(&s->msg[e2->arg]);
     }
     const rm_event *e1 = rm_heap_peek(&s->heap);

@@ -96,6 +96,7 @@ struct rm_sim {
     rm_topology topo;
     rm_rng net_rng, fault_rng;
     float *scratch;           /* (n) shared by every core: one thread */
+    float *vecs;              /* (peers, n) vector models, peer i's at i * n */
     uint32_t *scratch_idx;    /* (peers) */
     rm_dataset eval;          /* the test rows metrics use */
     double true_mean;         /* vector models: the mean of the start values */

@@ -361,10 +361,14 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
     s->mean = calloc(s->n ? s->n : 1, sizeof(double));
     if (!s->scratch || !s->mean)
         return err;
+    /* Vector models in one block: 10,000 separate 4 KB allocations cost a
+     * malloc header each and scatter across the heap. */
+    if (s->vector && !(s->vecs = malloc((size_t)np * s->n * sizeof(float))))
+        return err;
     double sum = 0.0;
     for (uint32_t i = 0; i < np; i++) {
-        if (s->vector && !(s->peer[i].vec = malloc((size_t)s->n * sizeof(float))))
-            return err;
+        if (s->vector)
+            s->peer[i].vec = s->vecs + (size_t)i * s->n;
         if ((err = sim_peer_start(s, i)))
             return rm_diag_set(diag, err, "peer %u: cannot start it", i);
         if (s->vector)
@@ -402,9 +406,10 @@ void rm_sim_free(rm_sim *s) {
         sim_ckpt_close(s, i);
         if (s->learn)
             rm_dataset_free(&s->learn[i].shard);
-        free(s->peer[i].vec);
+
     }
     free(s->peer);
+    free(s->vecs);
     free(s->learn);
     free(s->cores);
     free(s->scratch_idx);
