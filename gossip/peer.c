@@ -90,6 +90,17 @@ static void close_peer(rm_peer *p, const uint8_t *peer) {
         memcpy(a->peer, peer, RM_ID_BYTES);
 }
 
+/* Drops a queued RUN_STEP that the shell has not polled yet. */
+void peer_cancel_step(rm_peer *p) {
+    for (uint32_t i = p->out_head; i < p->out_len; i++)
+        if (p->out[i].kind == RM_ACT_RUN_STEP) {
+            memmove(&p->out[i], &p->out[i + 1], (p->out_len - i - 1) * sizeof *p->out);
+            p->out_len--;
+            p->stepping = false;
+            return;
+        }
+}
+
 static void maybe_step(rm_peer *p) {
     if (!p->training || p->stepping || p->rejoining)
         return;
@@ -241,10 +252,21 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
     rm_frame f;
     f.type = RM_FRAME_PULL_REPLY;
     f.flags = 0;
-    /* A PULL asks for our model only: the sender's is stale. */
-    bool merge = s == MODEL_OK && !pull;
+    /* A PULL asks for our model only: the sender's is stale. And while we
+     * are the stale one (rejoining), the sender's model is the fresh model
+     * we wait for: take it in, weighted by samples, before answering, so
+     * that what we answer with is no longer our stale checkpoint. */
+    bool rejoin_now = p->rejoining && s == MODEL_OK && !pull;
+    if (rejoin_now) {
+        peer_merge_stale(p, in);
+        p->rejoining = false;
+        p->st.rejoins++;
+        if (p->cfg.merge == RM_MERGE_PUSHSUM)
+            p->weight += (uint64_t)in->weight; /* the mass it sent is ours */
+    }
+    bool merge = s == MODEL_OK && !pull && !rejoin_now;
     uint64_t send_w = 0;
-    if (p->cfg.merge == RM_MERGE_PUSHSUM && !pull) {
+    if (p->cfg.merge == RM_MERGE_PUSHSUM && !pull && !rejoin_now) {
         /* Push-sum answers with half of its mass after taking the
          * sender's, so that the total is conserved. */
         if (merge)

@@ -102,6 +102,9 @@ peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
                                   const rm_wire_exchange *ex);
 void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator);
 void peer_merge_stale(rm_peer *p, const rm_wire_exchange *ex);
+
+/* peer.c */
+void peer_cancel_step(rm_peer *p);
 void peer_keep_base(rm_peer *p, const uint8_t *peer, uint64_t id);
 
 /* peer.c, for peer_items.c */

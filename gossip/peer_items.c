@@ -194,8 +194,14 @@ static void remember_offer(rm_peer *p, uint64_t id) {
     p->offered[p->noffered++] = id;
 }
 
-/* Hands every item we lack to the shell, which checks it and adds it back
- * (rm_peer_add_item) if it is good. O(count x (log items + offered)). */
+/* Items handed to the shell per input at most: a frame (or a step's worth
+ * of queued frames) of 65,536 tiny items must not turn into 65,536 actions
+ * and a quadratic duplicate check. The rest come again in later rounds. */
+#define OFFERS_MAX 1024u
+
+/* Hands the items we lack to the shell, which checks each and adds it back
+ * (rm_peer_add_item) if it is good; at most OFFERS_MAX per input, and never
+ * more than would fill items_max. O(count x log items + offered^2). */
 void peer_on_items(rm_peer *p, const uint8_t *from, const rm_wire_items *its) {
     if (p->cfg.items_max == 0) {
         p->st.unexpected++;
@@ -206,6 +212,8 @@ void peer_on_items(rm_peer *p, const uint8_t *from, const rm_wire_items *its) {
     rm_wire_item x;
     rm_wire_items_begin(its, &it);
     while (rm_wire_items_next(&it, &x)) {
+        if (p->noffered >= OFFERS_MAX || p->nitems + p->noffered >= p->cfg.items_max)
+            break;
         if (rm_peer_has_item(p, x.id) || offered(p, x.id)) {
             p->st.items_dup++;
             continue;

@@ -193,6 +193,10 @@ rm_err rm_peer_restore_state(rm_peer *p, const uint8_t *state, size_t state_len,
     }
     p->version = version;
     p->st.steps = steps;
+    /* A training peer asked for its first step when it was created; if the
+     * saved peer had taken all its steps, take that request back. */
+    if (p->stepping && p->cfg.max_steps && steps >= p->cfg.max_steps)
+        peer_cancel_step(p);
     p->st.samples = samples;
     p->age_samples = age_samples;
     p->weight = weight;

@@ -49,7 +49,9 @@ rm_view_entry *rm_view_learn(rm_view *v, const uint8_t id[RM_ID_BYTES],
         if (incarnation > e->incarnation) {
             e->incarnation = incarnation;
             e->misses = 0;
-            e->last_version = 0; /* a new life counts versions anew */
+            e->last_version = 0; /* a new life counts versions anew ... */
+            e->last_exchange = 0; /* ... and draws its exchange ids anew */
+            e->last_have = 0;
             if (addr && addr[0])
                 set_addr(e, addr);
         }

@@ -594,6 +594,44 @@ static void rejoin_pulls_a_fresh_model_before_training(void **state) {
     rm_peer_free(b.core);
 }
 
+/* A rejoining peer that is pushed to (rather than pulling first) takes the
+ * pusher's model in as its fresh one before it answers, so the pusher gets
+ * back its own model, not the stale checkpoint. */
+static void rejoin_takes_a_push_as_the_fresh_model(void **state) {
+    (void)state;
+    tpeer a, b;
+    make(&a, 1, 0.0f, true, rejoin);
+    make(&b, 2, 10.0f, true, NULL);
+    expect(&b, RM_ACT_RUN_STEP);
+    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 300});
+    expect(&b, RM_ACT_RUN_STEP);
+    rm_peer_set_training(b.core, false);
+    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 0});
+    expect_none(&b);
+    float b_before[N];
+    memcpy(b_before, b.x, sizeof b_before);
+    link_up(&b, &a);
+    fire_timer(&b);
+    rm_action push = expect(&b, RM_ACT_SEND);
+    assert_int_equal(decode(&push).flags, 0);
+    deliver(&a, &b, &push, 2);
+    assert_false(rm_peer_rejoining(a.core));
+    assert_int_equal(rm_peer_get_stats(a.core)->rejoins, 1);
+    assert_memory_equal(a.x, b_before, sizeof b_before); /* no samples: taken whole */
+    rm_action reply = expect(&a, RM_ACT_SEND);
+    assert_int_equal(decode(&reply).type, RM_FRAME_PULL_REPLY);
+    rm_action own = expect(&a, RM_ACT_SEND); /* its own first round, no PULL now */
+    assert_int_equal(decode(&own).type, RM_FRAME_PUSH);
+    assert_int_equal(decode(&own).flags, 0);
+    free(own.bytes);
+    expect(&a, RM_ACT_RUN_STEP);
+    deliver(&b, &a, &reply, 3);
+    for (int i = 0; i < N; i++)
+        assert_float_equal(b.x[i], b_before[i], 1e-6);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+}
+
 /* With nobody to pull from, a rejoining peer trains after rejoin_rounds. */
 static void rejoin_gives_up_when_nobody_answers(void **state) {
     (void)state;
@@ -1131,6 +1169,33 @@ static void items_during_a_step_wait_and_reach_the_shell_once(void **state) {
     ifree(3);
 }
 
+/* A frame of many items (an allow-listed peer may send 65,536 tiny ones)
+ * is handed to the shell only up to what items_max leaves room for. */
+static void an_items_flood_is_capped_at_items_max(void **state) {
+    (void)state;
+    make_ipeer(0, 0);
+    make_ipeer(1, 0);
+    enum { COUNT = 200 };
+    static rm_wire_item its[COUNT];
+    static uint8_t b[COUNT][64];
+    for (int k = 0; k < COUNT; k++) {
+        size_t len = item_bytes((uint64_t)k + 1, b[k]);
+        its[k] = (rm_wire_item){.id = (uint64_t)k + 1, .len = (uint32_t)len, .bytes = b[k]};
+    }
+    rm_frame f = {.type = RM_FRAME_ITEMS};
+    f.u.items.count = COUNT;
+    f.u.items.items = its;
+    static uint8_t buf[COUNT * 64];
+    size_t flen;
+    assert_int_equal(rm_wire_encode(&f, buf, sizeof buf, &flen), RM_OK);
+    rm_peer_handle(ip[1].core, 10, &(rm_input){.kind = RM_IN_FRAME, .peer = ip[0].id,
+                                                .bytes = buf, .len = flen});
+    ishell(1);
+    assert_int_equal(ip[1].offers, 64); /* items_max */
+    assert_int_equal(rm_peer_item_count(ip[1].core), 64);
+    ifree(2);
+}
+
 /* A silent partner of an items-only peer times out, is suspected, then
  * dropped, as with PUSH. A PUSH is a model beyond its limit of 0 values:
  * malformed, and the sender is closed; a NEED_FULL has the wrong shape. */
@@ -1244,6 +1309,7 @@ int main(void) {
         cmocka_unit_test(leave_sends_to_everyone_in_the_view),
         cmocka_unit_test(rejoin_pulls_a_fresh_model_before_training),
         cmocka_unit_test(rejoin_gives_up_when_nobody_answers),
+        cmocka_unit_test(rejoin_takes_a_push_as_the_fresh_model),
         cmocka_unit_test(saved_state_round_trips_and_bad_blobs_are_refused),
         cmocka_unit_test(items_only_peers_are_accepted),
         cmocka_unit_test(an_item_exchange_step_by_step),
@@ -1252,6 +1318,7 @@ int main(void) {
         cmocka_unit_test(a_peer_that_was_down_gets_everything_later),
         cmocka_unit_test(a_bad_item_is_not_forwarded),
         cmocka_unit_test(items_during_a_step_wait_and_reach_the_shell_once),
+        cmocka_unit_test(an_items_flood_is_capped_at_items_max),
         cmocka_unit_test(items_only_exchanges_time_out_like_pushes),
         cmocka_unit_test(vector_and_items_together),
     };
