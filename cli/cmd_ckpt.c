@@ -31,7 +31,9 @@ static const char usage[] =
     "                           `rumor eval` and `rumor predict` read\n"
     "  -h, --help               this text\n"
     "\n"
-    "Nothing here writes to the store. docs/CHECKPOINTS.md describes it.\n";
+    "It reads the store through LMDB, which opens it for writing (as the node\n"
+    "does), so run it on a stopped node's folder or a copy of a running one's.\n"
+    "docs/CHECKPOINTS.md describes the store.\n";
 
 /* Opens an existing store: a folder that does not exist is an error here,
  * not a new store. */

@@ -496,7 +496,12 @@ static int open_checkpoints(const char *cmd, const node_args *a, rm_trainer *t,
     rm_err err = rm_store_open(store, a->ckpt_dir, &o, &fresh, &d);
     if (err == RM_ECKPT_CORRUPT && a->discard_corrupt) {
         fprintf(stderr, "rumor node: warning: %s; --discard-corrupt: starting fresh\n", d.msg);
-        rm_cli_rmtree(a->ckpt_dir);
+        /* The store's two files only: the folder may hold the key too. */
+        char f[4096];
+        snprintf(f, sizeof f, "%s/data.mdb", a->ckpt_dir);
+        remove(f);
+        snprintf(f, sizeof f, "%s/lock.mdb", a->ckpt_dir);
+        remove(f);
         d.msg[0] = '\0';
         err = rm_store_open(store, a->ckpt_dir, &o, &fresh, &d);
     }
@@ -517,10 +522,13 @@ static int open_checkpoints(const char *cmd, const node_args *a, rm_trainer *t,
                a->ckpt_dir, (unsigned long long)nc->core.incarnation);
         return -1;
     }
-    if (err) { /* snapshots there, none valid */
-        rm_cli_error(cmd, "%s%s", d.msg, a->discard_corrupt ? "" :
-                     " (--discard-corrupt starts fresh instead)");
-        if (!a->discard_corrupt)
+    if (err) { /* snapshots there, none valid (or none readable) */
+        bool damaged = err == RM_ECKPT_HASH || err == RM_ECKPT_CORRUPT ||
+                       err == RM_ECKPT_MAGIC || err == RM_ECKPT_FORMAT;
+        rm_cli_error(cmd, "%s%s", d.msg[0] ? d.msg : rm_strerror(err),
+                     damaged && !a->discard_corrupt
+                         ? " (--discard-corrupt starts fresh instead)" : "");
+        if (!damaged || !a->discard_corrupt)
             return RM_EXIT_FAIL;
         return -1;
     }
@@ -535,7 +543,15 @@ static int open_checkpoints(const char *cmd, const node_args *a, rm_trainer *t,
                               snap->model, a->model);
         else
             err = rm_forest_decode(snap->extra, snap->extra_len, &f, &d);
+        if (!err && (rm_forest_features(f) != rm_forest_features(nc->forest->forest) ||
+                     rm_forest_classes(f) != rm_forest_classes(nc->forest->forest)))
+            err = rm_diag_set(&d, RM_EMISMATCH,
+                              "the snapshot's forest is for %u features and %u classes, "
+                              "the data has %u and %u", rm_forest_features(f),
+                              rm_forest_classes(f), rm_forest_features(nc->forest->forest),
+                              rm_forest_classes(nc->forest->forest));
         if (err) {
+            rm_forest_free(f);
             rm_cli_error(cmd, "%s: %s", a->ckpt_dir, d.msg);
             return RM_EXIT_FAIL;
         }
@@ -657,7 +673,6 @@ int rm_cmd_node(int argc, char **argv) {
     for (int k = 0; k < 8; k++)
         who = who << 8 | kp.pk[k];
     rm_rng_seed_stream(&nc.train_rng, a.seed ^ who, 5);
-    rm_rng_seed_stream(&nc.core_rng, a.seed ^ who, 6);
     nc.eval = &eval;
     nc.status_ms = (uint32_t)a.status_ms;
     nc.handshake_timeout_ms = (uint32_t)a.handshake_timeout_ms;
@@ -676,14 +691,17 @@ int rm_cmd_node(int argc, char **argv) {
         nc.ckpt_every_steps = a.ckpt_every;
         nc.ckpt_every_ms = (uint32_t)a.ckpt_every_ms;
     }
+    /* The core's draws (exchange ids among them) are fresh in every
+     * incarnation: a restarted node must not replay its old ids. */
+    rm_rng_seed_stream(&nc.core_rng, a.seed ^ who, 6 + (nc.core.incarnation << 8));
     nc.log = stdout;
     nc.err = stderr;
     char fp[RM_KEY_FP_CHARS + 1];
     rm_key_fingerprint(fp, kp.pk);
     if (is_forest)
-        printf("rumor node %s: listening on %s, %s, grows trees %u..%u of %u (holds %zu), "
-               "shard %llu/%llu (%zu rows), %zu eval rows, %u seed%s\n", fp, a.listen,
-               a.model, nf.first, nf.first + nf.share - 1, nf.cfg.trees,
+        printf("rumor node %s: listening on %s, %s, grows %u of its %u trees from tree %u "
+               "(holds %zu), shard %llu/%llu (%zu rows), %zu eval rows, %u seed%s\n", fp,
+               a.listen, a.model, nf.share, nf.cfg.trees, nf.first,
                rm_forest_count(nf.forest), (unsigned long long)a.shard,
                (unsigned long long)a.shards, shard.n, eval.n, a.nseeds,
                a.nseeds == 1 ? "" : "s");

@@ -880,7 +880,7 @@ static void on_tick(uv_timer_t *t) {
         return;
     }
     const rm_peer_stats *s = rm_peer_get_stats(n->core);
-    if (n->max_steps && s->steps >= n->max_steps) {
+    if ((n->max_steps || n->cfg->forest) && s->steps >= n->max_steps) {
         if (!n->steps_done_ms)
             n->steps_done_ms = now;
         else if ((double)(now - n->steps_done_ms) >= 1000.0 * n->cfg->linger_seconds)
@@ -931,6 +931,7 @@ rm_err rm_node_run(const rm_node_config *cfg, rm_node_result *res, rm_diag *diag
         pc.params = NULL;
         pc.items_max = RM_FOREST_TREES_MAX;
         pc.max_steps = cfg->forest->share;
+        pc.train = cfg->forest->share > 0; /* (max_steps 0 would mean no limit) */
         if (rm_tree_ws_create(&n->tree_ws, cfg->forest->data)) {
             err = rm_diag_set(diag, RM_ENOMEM, "out of memory");
             goto fail_replay;
