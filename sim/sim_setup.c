@@ -370,7 +370,9 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
         if (s->vector)
             s->peer[i].vec = s->vecs + (size_t)i * s->n;
         if ((err = sim_peer_start(s, i)))
-            return rm_diag_set(diag, err, "peer %u: cannot start it", i);
+            return rm_diag_set(diag, err, "peer %u: cannot start it: %s%s", i, rm_strerror(err),
+                               s->sc.ckpt_every_us ? " (each peer's checkpoint store holds 3 file "
+                                                     "descriptors: see ulimit -n)" : "");
         if (s->vector)
             sum += s->peer[i].vec[0];
     }
