@@ -216,7 +216,16 @@ static const char *peers_key(load_ctx *c, const char *key, const char *v) {
         return scn_parse_real(v, 0.0, 1.0, &s->stragglers);
     if (KEY("straggler_factor"))
         return scn_parse_real(v, 1.0, 1e6, &s->straggler_factor);
-    return "is not a key of [peers] (count, speed, stragglers, straggler_factor)";
+    if (KEY("budget")) {
+        if (!strcmp(v, "steps"))
+            s->budget_time = false;
+        else if (!strcmp(v, "time"))
+            s->budget_time = true;
+        else
+            return "is not steps or time";
+        return NULL;
+    }
+    return "is not a key of [peers] (count, speed, stragglers, straggler_factor, budget)";
 }
 
 static const char *data_key(load_ctx *c, const char *key, const char *v) {

@@ -63,6 +63,10 @@ typedef struct {
     rm_dist speed;               /* step time multiplier per peer, drawn once */
     double stragglers;           /* share of peers made slow */
     double straggler_factor;
+    bool budget_time;            /* steps shared out by device speed, so that
+                                    every peer trains for about the same
+                                    time (else every peer takes the same
+                                    number of steps) */
     /* [data] */
     rm_data_kind data;
     char data_path[RM_SCN_TEXT_MAX];

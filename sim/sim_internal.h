@@ -97,6 +97,7 @@ struct rm_sim {
     rm_rng net_rng, fault_rng;
     float *scratch;           /* (n) shared by every core: one thread */
     float *vecs;              /* (peers, n) vector models, peer i's at i * n */
+    double rate_sum;          /* sum over peers of 1 / speed */
     uint32_t *scratch_idx;    /* (peers) */
     rm_dataset eval;          /* the test rows metrics use */
     double true_mean;         /* vector models: the mean of the start values */
@@ -121,6 +122,7 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i);
 /* Runs peer i's training step; returns the rows it trained on, and sets
  * *free_step when it cost no time (a forest tree the peer holds already). */
 uint32_t sim_learner_step(rm_sim *s, uint32_t i, bool *free_step);
+uint64_t sim_peer_steps(const rm_sim *s, uint32_t i);
 /* RM_ACT_ITEM: a tree from a partner; checked, and kept if good. */
 void sim_forest_item(rm_sim *s, uint32_t i, const rm_action *a);
 rm_link_state *sim_link_state(rm_sim *s, uint32_t a, uint32_t b);

@@ -197,6 +197,10 @@ static void bad_values(void **state) {
     refused("[run]\nseed = -3\n", "line 2", "seed", NULL);
     refused("[peers]\ncount = 0\n", "line 2", "[peers] count: '0'", NULL);
     refused("[peers]\nstragglers = 150%\n", "line 2", "stragglers", "in range", NULL);
+    refused("[peers]\nbudget = forever\n", "line 2", "[peers] budget: 'forever'",
+            "steps or time", NULL);
+    refused("[checkpoint]\nkeep = 0\n", "line 2", "[checkpoint] keep: '0'", NULL);
+    refused("[checkpoint]\nevery = soon\n", "line 2", "[checkpoint] every", NULL);
     refused("[link]\nlatency = lognorm:80\n", "line 2", "[link] latency: 'lognorm:80'",
             "is not a distribution", "unknown distribution 'lognorm'", NULL);
     refused("[link]\njitter = uniform:120,50\n", "line 2", "[link] jitter",
