@@ -234,6 +234,7 @@ int rm_cmd_sim(int argc, char **argv) {
     const rm_sim_metrics *m = rm_sim_last(sim);
     const rm_sim_timing *tm = rm_sim_get_timing(sim);
     double overhead = wall > 0 ? (wall - tm->learn_seconds - tm->eval_seconds) / wall : 0;
+    double machinery = wall > 0 ? overhead - tm->core_seconds / wall : 0;
     if (!quiet) {
         printf("\nsummary after %.1f s of virtual time (%.1f s wall, %.0f deliveries/s):\n",
                m->t_us / 1e6, wall, m->deliveries / wall);
@@ -250,8 +251,10 @@ int rm_cmd_sim(int argc, char **argv) {
         printf("  bytes sent          %.1f MB; %llu events\n", m->bytes_sent / 1e6,
                (unsigned long long)m->events);
         printf("  wall time           %.1f s: training %.1f s, evaluation %.1f s, "
-               "simulator %.1f s (%.1f%%)\n", wall, tm->learn_seconds, tm->eval_seconds,
-               wall - tm->learn_seconds - tm->eval_seconds, 100 * overhead);
+               "simulator %.1f s (%.1f%%: gossip cores %.1f s, the rest %.1f s, %.1f%%)\n",
+               wall, tm->learn_seconds, tm->eval_seconds,
+               wall - tm->learn_seconds - tm->eval_seconds, 100 * overhead, tm->core_seconds,
+               machinery * wall, 100 * machinery);
         const rm_sim_ckpt_stats *ck = rm_sim_get_ckpt_stats(sim);
         if (sc.ckpt_every_us)
             printf("  checkpoints         %llu saved (%.1f s), %llu restored, %llu bad skipped, "
@@ -272,14 +275,15 @@ int rm_cmd_sim(int argc, char **argv) {
                "\"mean_test_accuracy\":%.6f,\"min_test_accuracy\":%.6f,"
                "\"consensus_distance\":%.9e,\"mean_error\":%.9e,\"bytes_sent\":%llu,"
                "\"events\":%llu,\"deliveries\":%llu,\"wall_seconds\":%.3f,"
-               "\"learn_seconds\":%.3f,\"eval_seconds\":%.3f,\"sim_overhead\":%.4f}\n",
+               "\"learn_seconds\":%.3f,\"eval_seconds\":%.3f,\"core_seconds\":%.3f,"
+               "\"sim_overhead\":%.4f,\"sim_machinery\":%.4f}\n",
                (unsigned long long)seed, plan->peers, m->t_us / 1e6,
                isnan(m->acc_mean) ? -1.0 : m->acc_mean,
                isnan(m->acc_min) ? -1.0 : m->acc_min, m->consensus,
                isnan(m->mean_error) ? -1.0 : m->mean_error,
                (unsigned long long)m->bytes_sent, (unsigned long long)m->events,
                (unsigned long long)m->deliveries, wall, tm->learn_seconds,
-               tm->eval_seconds, overhead);
+               tm->eval_seconds, tm->core_seconds, overhead, machinery);
     code = RM_EXIT_OK;
 out:
     if (c.csv)

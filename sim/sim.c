@@ -114,7 +114,9 @@ static void drain(rm_sim *s, uint32_t i) {
 }
 
 static void handle(rm_sim *s, uint32_t i, const rm_input *in) {
+    double t0 = sim_host_seconds();
     rm_peer_handle(s->peer[i].core, s->now, in);
+    s->timing.core_seconds += sim_host_seconds() - t0;
     drain(s, i);
     if (s->peer[i].ckpt_dirty && s->sc.ckpt_every_us)
         sim_ckpt_save(s, i);

@@ -72,6 +72,10 @@ rm_err rm_sim_run(rm_sim *sim);
  * simulator's own overhead. */
 typedef struct {
     double learn_seconds, eval_seconds, ckpt_seconds;
+    double core_seconds;        /* in the peers' gossip cores (decoding,
+                                   checking and merging models, encoding
+                                   replies): the peers' own work, not the
+                                   simulator's */
 } rm_sim_timing;
 
 const rm_sim_timing *rm_sim_get_timing(const rm_sim *sim);
