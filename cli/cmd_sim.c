@@ -251,10 +251,12 @@ int rm_cmd_sim(int argc, char **argv) {
         printf("  bytes sent          %.1f MB; %llu events\n", m->bytes_sent / 1e6,
                (unsigned long long)m->events);
         printf("  wall time           %.1f s: training %.1f s, evaluation %.1f s, "
-               "simulator %.1f s (%.1f%%: gossip cores %.1f s, the rest %.1f s, %.1f%%)\n",
-               wall, tm->learn_seconds, tm->eval_seconds,
-               wall - tm->learn_seconds - tm->eval_seconds, 100 * overhead, tm->core_seconds,
-               machinery * wall, 100 * machinery);
+               "the rest %.1f s (%.1f%%)\n", wall, tm->learn_seconds, tm->eval_seconds,
+               wall - tm->learn_seconds - tm->eval_seconds, 100 * overhead);
+        if (tm->core_seconds > 0) /* (measured in training runs only) */
+            printf("                      of which the peers' gossip cores %.1f s, "
+                   "the simulator itself %.1f s (%.1f%%)\n", tm->core_seconds,
+                   machinery * wall, 100 * machinery);
         const rm_sim_ckpt_stats *ck = rm_sim_get_ckpt_stats(sim);
         if (sc.ckpt_every_us)
             printf("  checkpoints         %llu saved (%.1f s), %llu restored, %llu bad skipped, "

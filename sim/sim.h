@@ -75,7 +75,8 @@ typedef struct {
     double core_seconds;        /* in the peers' gossip cores (decoding,
                                    checking and merging models, encoding
                                    replies): the peers' own work, not the
-                                   simulator's */
+                                   simulator's; measured only in runs
+                                   that train models (0 for vectors) */
 } rm_sim_timing;
 
 const rm_sim_timing *rm_sim_get_timing(const rm_sim *sim);
