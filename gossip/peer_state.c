@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/le.h"
 #include "base/str.h"
 #include "gossip/peer.h"
 #include "gossip/peer_internal.h"
@@ -22,18 +23,6 @@
 #define STATE_FORMAT 1u
 #define STATE_FIXED (4 + 4 + 4 + 5 * 8 + 4)
 #define ENTRY_FIXED (RM_ID_BYTES + 8 + 4 + 8 + 1)
-
-static uint8_t *put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-    return p + 4;
-}
-
-static uint8_t *put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-    return p + 8;
-}
 
 typedef struct {
     const uint8_t *p;
@@ -54,10 +43,9 @@ static const uint8_t *take(reader *r, size_t n) {
 
 static uint64_t get(reader *r, int bytes) {
     const uint8_t *at = take(r, (size_t)bytes);
-    uint64_t v = 0;
-    for (int i = 0; at && i < bytes; i++)
-        v |= (uint64_t)at[i] << (8 * i);
-    return v;
+    if (!at)
+        return 0;
+    return bytes == 8 ? rm_le_get64(at) : bytes == 4 ? rm_le_get32(at) : at[0];
 }
 
 rm_err rm_peer_save_state(const rm_peer *p, uint8_t **state, size_t *state_len,
@@ -70,22 +58,22 @@ rm_err rm_peer_save_state(const rm_peer *p, uint8_t **state, size_t *state_len,
     uint8_t *s = malloc(len);
     if (!s)
         return RM_ENOMEM;
-    uint8_t *w = put32(s, STATE_MAGIC);
-    w = put32(w, STATE_FORMAT);
-    w = put32(w, p->cfg.n);
-    w = put64(w, p->version);
-    w = put64(w, p->st.steps);
-    w = put64(w, p->st.samples);
-    w = put64(w, p->age_samples);
-    w = put64(w, p->weight);
-    w = put32(w, p->view.len);
+    uint8_t *w = rm_le_put32(s, STATE_MAGIC);
+    w = rm_le_put32(w, STATE_FORMAT);
+    w = rm_le_put32(w, p->cfg.n);
+    w = rm_le_put64(w, p->version);
+    w = rm_le_put64(w, p->st.steps);
+    w = rm_le_put64(w, p->st.samples);
+    w = rm_le_put64(w, p->age_samples);
+    w = rm_le_put64(w, p->weight);
+    w = rm_le_put32(w, p->view.len);
     for (uint32_t i = 0; i < p->view.len; i++) {
         const rm_view_entry *e = &p->view.e[i];
         size_t alen = strlen(e->addr);
         memcpy(w, e->id, RM_ID_BYTES);
-        w = put64(w + RM_ID_BYTES, e->incarnation);
-        w = put32(w, rm_view_age(&p->view, e));
-        w = put64(w, e->last_version);
+        w = rm_le_put64(w + RM_ID_BYTES, e->incarnation);
+        w = rm_le_put32(w, rm_view_age(&p->view, e));
+        w = rm_le_put64(w, e->last_version);
         *w++ = (uint8_t)alen;
         memcpy(w, e->addr, alen);
         w += alen;
@@ -101,21 +89,18 @@ rm_err rm_peer_save_state(const rm_peer *p, uint8_t **state, size_t *state_len,
         free(s);
         return RM_ENOMEM;
     }
-    w = put32(b, BASES_MAGIC);
-    w = put32(w, STATE_FORMAT);
-    w = put32(w, p->cfg.n);
-    w = put32(w, nb);
+    w = rm_le_put32(b, BASES_MAGIC);
+    w = rm_le_put32(w, STATE_FORMAT);
+    w = rm_le_put32(w, p->cfg.n);
+    w = rm_le_put32(w, nb);
     for (uint32_t i = 0; nb && i < p->cfg.delta_bases_max; i++) {
         const rm_base *base = &p->bases[i];
         if (!base->v || base->id == 0)
             continue;
         memcpy(w, base->peer, RM_ID_BYTES);
-        w = put64(w + RM_ID_BYTES, base->id);
-        for (uint32_t k = 0; k < p->cfg.n; k++) {
-            uint32_t bits;
-            memcpy(&bits, &base->v[k], 4);
-            w = put32(w, bits);
-        }
+        w = rm_le_put64(w + RM_ID_BYTES, base->id);
+        for (uint32_t k = 0; k < p->cfg.n; k++)
+            w = rm_le_putf32(w, base->v[k]);
     }
     *state = s;
     *state_len = len;
@@ -164,11 +149,8 @@ static rm_err restore_bases(rm_peer *p, reader *r) {
         rm_base *b = peer_base_slot(p, peer);
         if (!b)
             return RM_ENOMEM;
-        for (uint32_t k = 0; k < p->cfg.n; k++) {
-            uint32_t bits = (uint32_t)v[4 * k] | (uint32_t)v[4 * k + 1] << 8 |
-                            (uint32_t)v[4 * k + 2] << 16 | (uint32_t)v[4 * k + 3] << 24;
-            memcpy(&b->v[k], &bits, 4);
-        }
+        for (uint32_t k = 0; k < p->cfg.n; k++)
+            b->v[k] = rm_le_getf32(v + 4 * (size_t)k);
         b->id = id;
         b->used = ++p->clock;
     }
