@@ -3,8 +3,8 @@
  * Byte shifts are correct on any host, and gcc and clang turn them into
  * single loads and stores on x86. The put functions return the byte after
  * what they wrote, so a writer reads `p = rm_le_put32(p, v);`. Bounds are
- * the caller's: check the bytes left before every get. (gossip/wire.c and
- * checkpoint/snapshot.c still carry their own copies of these.) */
+ * the caller's: check the bytes left before every get. Every codec uses
+ * these (wire frames, peer state, snapshots, model files, tree blobs). */
 #ifndef RM_LE_H
 #define RM_LE_H
 

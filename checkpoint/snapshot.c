@@ -3,6 +3,8 @@
  * byte layout). */
 #include "checkpoint/snapshot.h"
 
+#include "base/le.h"
+
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,32 +50,6 @@ static const char *const tag_name[TAG_END] = {
     "?", "model", "params", "opt_m", "opt_v", "order", "view", "bases", "extra",
 };
 
-/* ---- little-endian fields, byte by byte (compilers make these one move) */
-
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 0; i < 4; i++)
-        v |= (uint32_t)p[i] << (8 * i);
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)p[i] << (8 * i);
-    return v;
-}
-
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define HOST_LE 1
 #else
@@ -91,7 +67,7 @@ static void put_words(uint8_t *p, const void *v, uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, s + 4 * i, 4);
-        put_u32(p + 4 * i, u);
+        rm_le_put32(p + 4 * i, u);
     }
 }
 
@@ -102,7 +78,7 @@ static void get_words(void *v, const uint8_t *p, uint64_t n) {
     }
     uint8_t *o = v;
     for (uint64_t i = 0; i < n; i++) {
-        uint32_t u = get_u32(p + 4 * i);
+        uint32_t u = rm_le_get32(p + 4 * i);
         memcpy(o + 4 * i, &u, 4);
     }
 }
@@ -180,26 +156,26 @@ rm_err rm_snapshot_write(const rm_snapshot *s, uint8_t *buf, size_t len) {
             return RM_EINVAL;
 
     memcpy(buf, rm_snap_magic, RM_SNAP_MAGIC_BYTES);
-    put_u32(buf + OFF_FORMAT, RM_SNAP_FORMAT);
-    put_u32(buf + OFF_OPT_KIND, s->opt_kind);
-    put_u64(buf + OFF_SAVED, s->saved_unix_ms);
-    put_u64(buf + OFF_STEP, s->step);
-    put_u64(buf + OFF_EPOCH, s->epoch);
-    put_u64(buf + OFF_CURSOR, s->cursor);
-    put_u64(buf + OFF_INCARNATION, s->incarnation);
+    rm_le_put32(buf + OFF_FORMAT, RM_SNAP_FORMAT);
+    rm_le_put32(buf + OFF_OPT_KIND, s->opt_kind);
+    rm_le_put64(buf + OFF_SAVED, s->saved_unix_ms);
+    rm_le_put64(buf + OFF_STEP, s->step);
+    rm_le_put64(buf + OFF_EPOCH, s->epoch);
+    rm_le_put64(buf + OFF_CURSOR, s->cursor);
+    rm_le_put64(buf + OFF_INCARNATION, s->incarnation);
     for (int i = 0; i < 4; i++) {
-        put_u64(buf + OFF_RNG + 8 * i, s->rng[i]);
-        put_u64(buf + OFF_PEER_RNG + 8 * i, s->peer_rng[i]);
+        rm_le_put64(buf + OFF_RNG + 8 * i, s->rng[i]);
+        rm_le_put64(buf + OFF_PEER_RNG + 8 * i, s->peer_rng[i]);
     }
-    put_u64(buf + OFF_OPT_T, s->opt_t);
-    put_u64(buf + OFF_NPARAMS, s->nparams);
+    rm_le_put64(buf + OFF_OPT_T, s->opt_t);
+    rm_le_put64(buf + OFF_NPARAMS, s->nparams);
 
     size_t pos = HEADER_BYTES;
     for (int t = 1; t < TAG_END; t++) {
         if (!present[t])
             continue;
-        put_u32(buf + pos, (uint32_t)t);
-        put_u64(buf + pos + 4, slen[t]);
+        rm_le_put32(buf + pos, (uint32_t)t);
+        rm_le_put64(buf + pos + 4, slen[t]);
         pos += SECTION_HEAD_BYTES;
         if (slen[t] == 0) {
             /* nothing to copy: an empty model, or m and v of 0 params */
@@ -228,19 +204,19 @@ typedef struct {
  * HEADER_BYTES. */
 static void read_header(const uint8_t *buf, rm_snapshot *h) {
     memset(h, 0, sizeof *h);
-    h->format = get_u32(buf + OFF_FORMAT);
-    h->opt_kind = get_u32(buf + OFF_OPT_KIND);
-    h->saved_unix_ms = get_u64(buf + OFF_SAVED);
-    h->step = get_u64(buf + OFF_STEP);
-    h->epoch = get_u64(buf + OFF_EPOCH);
-    h->cursor = get_u64(buf + OFF_CURSOR);
-    h->incarnation = get_u64(buf + OFF_INCARNATION);
+    h->format = rm_le_get32(buf + OFF_FORMAT);
+    h->opt_kind = rm_le_get32(buf + OFF_OPT_KIND);
+    h->saved_unix_ms = rm_le_get64(buf + OFF_SAVED);
+    h->step = rm_le_get64(buf + OFF_STEP);
+    h->epoch = rm_le_get64(buf + OFF_EPOCH);
+    h->cursor = rm_le_get64(buf + OFF_CURSOR);
+    h->incarnation = rm_le_get64(buf + OFF_INCARNATION);
     for (int i = 0; i < 4; i++) {
-        h->rng[i] = get_u64(buf + OFF_RNG + 8 * i);
-        h->peer_rng[i] = get_u64(buf + OFF_PEER_RNG + 8 * i);
+        h->rng[i] = rm_le_get64(buf + OFF_RNG + 8 * i);
+        h->peer_rng[i] = rm_le_get64(buf + OFF_PEER_RNG + 8 * i);
     }
-    h->opt_t = get_u64(buf + OFF_OPT_T);
-    h->nparams = get_u64(buf + OFF_NPARAMS);
+    h->opt_t = rm_le_get64(buf + OFF_OPT_T);
+    h->nparams = rm_le_get64(buf + OFF_NPARAMS);
 }
 
 /* Checks section t's length against what its kind allows. */
@@ -293,8 +269,8 @@ static rm_err read_sections(const uint8_t *buf, size_t len, uint64_t nparams, la
             return rm_diag_set(d, RM_ECKPT_CORRUPT,
                                "offset %zu: %zu bytes left, a section header needs %d", pos,
                                end - pos, SECTION_HEAD_BYTES);
-        uint32_t t = get_u32(buf + pos);
-        uint64_t slen = get_u64(buf + pos + 4);
+        uint32_t t = rm_le_get32(buf + pos);
+        uint64_t slen = rm_le_get64(buf + pos + 4);
         if (t == 0 || t >= TAG_END)
             return rm_diag_set(d, RM_ECKPT_CORRUPT, "offset %zu: unknown section tag %u", pos,
                                (unsigned)t);
@@ -327,9 +303,9 @@ static rm_err read_sections(const uint8_t *buf, size_t len, uint64_t nparams, la
 static void best_effort_model(const uint8_t *buf, size_t len, char *model) {
     model[0] = '\0';
     size_t end = len - RM_SNAP_HASH_BYTES;
-    if (get_u32(buf + HEADER_BYTES) != TAG_MODEL)
+    if (rm_le_get32(buf + HEADER_BYTES) != TAG_MODEL)
         return;
-    uint64_t slen = get_u64(buf + HEADER_BYTES + 4);
+    uint64_t slen = rm_le_get64(buf + HEADER_BYTES + 4);
     size_t at = HEADER_BYTES + SECTION_HEAD_BYTES;
     if (slen >= RM_SNAP_MODEL_MAX || slen > end - at || memchr(buf + at, 0, (size_t)slen))
         return;
@@ -346,9 +322,9 @@ static rm_err check_all(const uint8_t *buf, size_t len, rm_snapshot *hdr, layout
     size_t mlen = len < RM_SNAP_MAGIC_BYTES ? len : RM_SNAP_MAGIC_BYTES;
     if (len == 0 || memcmp(buf, rm_snap_magic, mlen) != 0)
         return rm_diag_set(d, RM_ECKPT_MAGIC, "not a snapshot: wrong magic number");
-    if (len >= OFF_FORMAT + 4 && get_u32(buf + OFF_FORMAT) != RM_SNAP_FORMAT)
+    if (len >= OFF_FORMAT + 4 && rm_le_get32(buf + OFF_FORMAT) != RM_SNAP_FORMAT)
         return rm_diag_set(d, RM_ECKPT_FORMAT, "format %u, this build reads format %d",
-                           (unsigned)get_u32(buf + OFF_FORMAT), RM_SNAP_FORMAT);
+                           (unsigned)rm_le_get32(buf + OFF_FORMAT), RM_SNAP_FORMAT);
     if (len < MIN_BYTES)
         return rm_diag_set(d, RM_ECKPT_CORRUPT, "truncated: %zu bytes, a snapshot has at least %d",
                            len, MIN_BYTES);

@@ -8,6 +8,8 @@
  * by the `take` just before it. */
 #include "gossip/wire.h"
 
+#include "base/le.h"
+
 #include <assert.h>
 #include <stdbool.h>
 #include <string.h>
@@ -35,47 +37,7 @@
 #define WIRE_LE_HOST 0
 #endif
 
-/* ---- little-endian primitives. Byte shifts are correct on any host, and
- * gcc and clang turn them into single loads and stores on x86. */
-
-static inline uint16_t get_u16(const uint8_t *p) {
-    return (uint16_t)(p[0] | (unsigned)p[1] << 8);
-}
-
-static inline uint32_t get_u32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t get_u64(const uint8_t *p) {
-    return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
-
-static inline float get_f32(const uint8_t *p) {
-    uint32_t u = get_u32(p);
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static inline uint8_t *put_u16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    return p + 2;
-}
-
-static inline uint8_t *put_u32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-    p[2] = (uint8_t)(v >> 16);
-    p[3] = (uint8_t)(v >> 24);
-    return p + 4;
-}
-
-static inline uint8_t *put_u64(uint8_t *p, uint64_t v) {
-    put_u32(p, (uint32_t)v);
-    return put_u32(p + 4, (uint32_t)(v >> 32));
-}
+/* ---- little-endian primitives: base/le.h. */
 
 static inline uint8_t *put_bytes(uint8_t *p, const void *src, size_t n) {
     if (n) /* src may be NULL when n is 0; memcpy does not allow that */
@@ -90,7 +52,7 @@ static uint8_t *put_f32s(uint8_t *p, const float *src, uint64_t n) {
     for (uint64_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, &src[i], sizeof u);
-        p = put_u32(p, u);
+        p = rm_le_put32(p, u);
     }
     return p;
 }
@@ -265,8 +227,8 @@ static uint8_t *put_addr(uint8_t *p, uint8_t len, const char *addr) {
 static uint8_t *put_entries(uint8_t *p, uint8_t n, const rm_wire_entry *e) {
     for (unsigned i = 0; i < n; i++) {
         p = put_bytes(p, e[i].id, RM_ID_BYTES);
-        p = put_u64(p, e[i].incarnation);
-        p = put_u32(p, e[i].age);
+        p = rm_le_put64(p, e[i].incarnation);
+        p = rm_le_put32(p, e[i].age);
         p = put_addr(p, e[i].addr_len, e[i].addr);
     }
     return p;
@@ -274,21 +236,21 @@ static uint8_t *put_entries(uint8_t *p, uint8_t n, const rm_wire_entry *e) {
 
 static uint8_t *put_model(uint8_t *p, const rm_wire_model *m) {
     *p++ = m->encoding;
-    p = put_u32(p, m->n);
+    p = rm_le_put32(p, m->n);
     if (m->encoding != RM_ENC_I8_DELTA)
         return put_f32s(p, m->f32, m->n);
-    p = put_u32(p, m->chunk);
+    p = rm_le_put32(p, m->chunk);
     p = put_f32s(p, m->scales, nscales(m->n, m->chunk));
     return put_bytes(p, m->i8, m->n);
 }
 
 static uint8_t *put_exchange(uint8_t *p, const rm_wire_exchange *ex) {
-    p = put_u64(p, ex->exchange);
-    p = put_u64(p, ex->incarnation);
-    p = put_u64(p, ex->version);
-    p = put_u64(p, ex->base);
-    p = put_u64(p, ex->samples);
-    p = put_u64(p, f64_bits(ex->weight));
+    p = rm_le_put64(p, ex->exchange);
+    p = rm_le_put64(p, ex->incarnation);
+    p = rm_le_put64(p, ex->version);
+    p = rm_le_put64(p, ex->base);
+    p = rm_le_put64(p, ex->samples);
+    p = rm_le_put64(p, f64_bits(ex->weight));
     *p++ = ex->nentries;
     p = put_entries(p, ex->nentries, ex->entries);
     return put_model(p, &ex->model);
@@ -303,16 +265,16 @@ rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len) 
         return RM_EWIRE_TOO_LARGE;
 
     uint8_t *p = buf;
-    p = put_u32(p, (uint32_t)(size - 4));
+    p = rm_le_put32(p, (uint32_t)(size - 4));
     *p++ = RM_WIRE_VERSION;
     *p++ = f->type;
-    p = put_u16(p, f->flags);
+    p = rm_le_put16(p, f->flags);
     switch (f->type) {
     case RM_FRAME_HELLO:
         p = put_bytes(p, f->u.hello.id, RM_ID_BYTES);
-        p = put_u64(p, f->u.hello.incarnation);
-        p = put_u32(p, f->u.hello.model_n);
-        p = put_u32(p, f->u.hello.model_tag);
+        p = rm_le_put64(p, f->u.hello.incarnation);
+        p = rm_le_put32(p, f->u.hello.model_n);
+        p = rm_le_put32(p, f->u.hello.model_tag);
         p = put_addr(p, f->u.hello.addr_len, f->u.hello.addr);
         break;
     case RM_FRAME_PUSH:
@@ -320,37 +282,37 @@ rm_err rm_wire_encode(const rm_frame *f, uint8_t *buf, size_t cap, size_t *len) 
         p = put_exchange(p, &f->u.ex);
         break;
     case RM_FRAME_NEED_FULL:
-        p = put_u64(p, f->u.need_full.exchange);
-        p = put_u64(p, f->u.need_full.base);
+        p = rm_le_put64(p, f->u.need_full.exchange);
+        p = rm_le_put64(p, f->u.need_full.base);
         break;
     case RM_FRAME_VIEW:
         *p++ = f->u.view.nentries;
         p = put_entries(p, f->u.view.nentries, f->u.view.entries);
         break;
     case RM_FRAME_LEAVE:
-        p = put_u64(p, f->u.leave.incarnation);
+        p = rm_le_put64(p, f->u.leave.incarnation);
         break;
     case RM_FRAME_HAVE:
-        p = put_u64(p, f->u.have.exchange);
-        p = put_u64(p, f->u.have.incarnation);
+        p = rm_le_put64(p, f->u.have.exchange);
+        p = rm_le_put64(p, f->u.have.incarnation);
         *p++ = f->u.have.want_reply;
         *p++ = f->u.have.nentries;
         p = put_entries(p, f->u.have.nentries, f->u.have.entries);
-        p = put_u32(p, f->u.have.nids);
+        p = rm_le_put32(p, f->u.have.nids);
         for (uint32_t i = 0; i < f->u.have.nids; i++)
-            p = put_u64(p, f->u.have.ids[i]);
+            p = rm_le_put64(p, f->u.have.ids[i]);
         break;
     case RM_FRAME_ITEMS:
-        p = put_u32(p, f->u.items.count);
+        p = rm_le_put32(p, f->u.items.count);
         for (uint32_t i = 0; i < f->u.items.count; i++) {
             const rm_wire_item *x = &f->u.items.items[i];
-            p = put_u64(p, x->id);
-            p = put_u32(p, x->len);
+            p = rm_le_put64(p, x->id);
+            p = rm_le_put32(p, x->len);
             p = put_bytes(p, x->bytes, x->len);
         }
         break;
     default: /* PING, ACK: body_bytes refused every other type */
-        p = put_u64(p, f->u.ping.nonce);
+        p = rm_le_put64(p, f->u.ping.nonce);
         break;
     }
     assert((size_t)(p - buf) == size);
@@ -396,8 +358,8 @@ static rm_err take_entries(reader *r, uint8_t n, rm_wire_entry *e) {
         if (!q)
             return RM_EWIRE_TRUNCATED;
         memcpy(e[i].id, q, RM_ID_BYTES);
-        e[i].incarnation = get_u64(q + 32);
-        e[i].age = get_u32(q + 40);
+        e[i].incarnation = rm_le_get64(q + 32);
+        e[i].age = rm_le_get32(q + 40);
         e[i].addr_len = q[44];
         rm_err err = take_addr(r, e[i].addr_len, e[i].addr);
         if (err)
@@ -411,7 +373,7 @@ static rm_err take_model(reader *r, const rm_wire_limits *lim, rm_wire_model *m)
     if (!q)
         return RM_EWIRE_TRUNCATED;
     m->encoding = q[0];
-    m->n = get_u32(q + 1);
+    m->n = rm_le_get32(q + 1);
     m->chunk = 0;
     m->f32 = NULL;
     m->i8 = NULL;
@@ -424,7 +386,7 @@ static rm_err take_model(reader *r, const rm_wire_limits *lim, rm_wire_model *m)
     if (m->encoding == RM_ENC_I8_DELTA) {
         if (!(q = take(r, CHUNK_BYTES)))
             return RM_EWIRE_TRUNCATED;
-        m->chunk = get_u32(q);
+        m->chunk = rm_le_get32(q);
         if (m->chunk == 0)
             return RM_EWIRE_MALFORMED;
         nbytes = nscales(m->n, m->chunk) * 4 + m->n; /* < 2^35 */
@@ -440,12 +402,12 @@ static rm_err take_exchange(reader *r, const rm_wire_limits *lim,
     const uint8_t *q = take(r, EX_FIXED_BYTES);
     if (!q)
         return RM_EWIRE_TRUNCATED;
-    ex->exchange = get_u64(q);
-    ex->incarnation = get_u64(q + 8);
-    ex->version = get_u64(q + 16);
-    ex->base = get_u64(q + 24);
-    ex->samples = get_u64(q + 32);
-    uint64_t w = get_u64(q + 40);
+    ex->exchange = rm_le_get64(q);
+    ex->incarnation = rm_le_get64(q + 8);
+    ex->version = rm_le_get64(q + 16);
+    ex->base = rm_le_get64(q + 24);
+    ex->samples = rm_le_get64(q + 32);
+    uint64_t w = rm_le_get64(q + 40);
     if (!f64_bits_finite(w))
         return RM_EWIRE_MALFORMED;
     memcpy(&ex->weight, &w, sizeof w);
@@ -460,8 +422,8 @@ static rm_err take_have(reader *r, rm_wire_have *h) {
     const uint8_t *q = take(r, HAVE_FIXED_BYTES);
     if (!q)
         return RM_EWIRE_TRUNCATED;
-    h->exchange = get_u64(q);
-    h->incarnation = get_u64(q + 8);
+    h->exchange = rm_le_get64(q);
+    h->incarnation = rm_le_get64(q + 8);
     h->want_reply = q[16];
     h->nentries = q[17];
     h->ids = NULL;
@@ -472,13 +434,13 @@ static rm_err take_have(reader *r, rm_wire_have *h) {
         return err;
     if (!(q = take(r, COUNT_BYTES)))
         return RM_EWIRE_TRUNCATED;
-    h->nids = get_u32(q);
+    h->nids = rm_le_get32(q);
     if (h->nids > RM_WIRE_ITEMS_MAX)
         return RM_EWIRE_TOO_LARGE;
     if (!(h->id_bytes = take(r, (uint64_t)h->nids * 8)))
         return RM_EWIRE_TRUNCATED;
     for (uint32_t i = 1; i < h->nids; i++)
-        if (get_u64(h->id_bytes + 8 * (size_t)i) <= get_u64(h->id_bytes + 8 * (size_t)(i - 1)))
+        if (rm_le_get64(h->id_bytes + 8 * (size_t)i) <= rm_le_get64(h->id_bytes + 8 * (size_t)(i - 1)))
             return RM_EWIRE_MALFORMED;
     return RM_OK;
 }
@@ -488,7 +450,7 @@ static rm_err take_items(reader *r, rm_wire_items *it) {
     const uint8_t *q = take(r, COUNT_BYTES);
     if (!q)
         return RM_EWIRE_TRUNCATED;
-    it->count = get_u32(q);
+    it->count = rm_le_get32(q);
     it->items = NULL;
     if (it->count > RM_WIRE_ITEMS_MAX)
         return RM_EWIRE_TOO_LARGE;
@@ -498,11 +460,11 @@ static rm_err take_items(reader *r, rm_wire_items *it) {
     for (uint32_t i = 0; i < it->count; i++) {
         if (!(q = take(r, ITEM_FIXED_BYTES)))
             return RM_EWIRE_TRUNCATED;
-        uint64_t id = get_u64(q);
+        uint64_t id = rm_le_get64(q);
         if (i && id <= prev)
             return RM_EWIRE_MALFORMED;
         prev = id;
-        if (!take(r, get_u32(q + 8)))
+        if (!take(r, rm_le_get32(q + 8)))
             return RM_EWIRE_TRUNCATED;
     }
     it->nbytes = before - r->left;
@@ -516,9 +478,9 @@ static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
         if (!(q = take(r, HELLO_FIXED_BYTES)))
             return RM_EWIRE_TRUNCATED;
         memcpy(f->u.hello.id, q, RM_ID_BYTES);
-        f->u.hello.incarnation = get_u64(q + 32);
-        f->u.hello.model_n = get_u32(q + 40);
-        f->u.hello.model_tag = get_u32(q + 44);
+        f->u.hello.incarnation = rm_le_get64(q + 32);
+        f->u.hello.model_n = rm_le_get32(q + 40);
+        f->u.hello.model_tag = rm_le_get32(q + 44);
         f->u.hello.addr_len = q[48];
         return take_addr(r, f->u.hello.addr_len, f->u.hello.addr);
     case RM_FRAME_PUSH:
@@ -527,8 +489,8 @@ static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
     case RM_FRAME_NEED_FULL:
         if (!(q = take(r, NEED_FULL_BYTES)))
             return RM_EWIRE_TRUNCATED;
-        f->u.need_full.exchange = get_u64(q);
-        f->u.need_full.base = get_u64(q + 8);
+        f->u.need_full.exchange = rm_le_get64(q);
+        f->u.need_full.base = rm_le_get64(q + 8);
         return RM_OK;
     case RM_FRAME_VIEW:
         if (!(q = take(r, VIEW_FIXED_BYTES)))
@@ -538,7 +500,7 @@ static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
     case RM_FRAME_LEAVE:
         if (!(q = take(r, U64_BODY_BYTES)))
             return RM_EWIRE_TRUNCATED;
-        f->u.leave.incarnation = get_u64(q);
+        f->u.leave.incarnation = rm_le_get64(q);
         return RM_OK;
     case RM_FRAME_HAVE:
         return take_have(r, &f->u.have);
@@ -547,7 +509,7 @@ static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
     default: /* PING, ACK: the caller checked the type */
         if (!(q = take(r, U64_BODY_BYTES)))
             return RM_EWIRE_TRUNCATED;
-        f->u.ping.nonce = get_u64(q);
+        f->u.ping.nonce = rm_le_get64(q);
         return RM_OK;
     }
 }
@@ -555,7 +517,7 @@ static rm_err take_body(reader *r, const rm_wire_limits *lim, rm_frame *f) {
 int64_t rm_wire_frame_size(const uint8_t *buf, size_t len, const rm_wire_limits *lim) {
     if (len < 4)
         return RM_EWIRE_TRUNCATED;
-    uint64_t size = 4 + (uint64_t)get_u32(buf);
+    uint64_t size = 4 + (uint64_t)rm_le_get32(buf);
     if (size < RM_WIRE_HEADER_BYTES)
         return RM_EWIRE_MALFORMED;
     if (size > lim->frame_bytes_max)
@@ -576,10 +538,10 @@ rm_err rm_wire_decode(const uint8_t *buf, size_t len, const rm_wire_limits *lim,
         return RM_EWIRE_BAD_VERSION;
     if (buf[5] == 0 || buf[5] >= RM_FRAME_TYPE_END)
         return RM_EWIRE_BAD_TYPE;
-    if (!flags_ok(buf[5], get_u16(buf + 6)))
+    if (!flags_ok(buf[5], rm_le_get16(buf + 6)))
         return RM_EWIRE_MALFORMED;
     out->type = buf[5];
-    out->flags = get_u16(buf + 6);
+    out->flags = rm_le_get16(buf + 6);
 
     reader r = {buf + RM_WIRE_HEADER_BYTES, len - RM_WIRE_HEADER_BYTES};
     rm_err err = take_body(&r, lim, out);
@@ -600,7 +562,7 @@ void rm_wire_payload_f32(const rm_wire_model *m, float *dst) {
         return;
     }
     for (uint32_t i = 0; i < m->n; i++)
-        dst[i] = get_f32(m->bytes + (size_t)i * 4);
+        dst[i] = rm_le_getf32(m->bytes + (size_t)i * 4);
 }
 
 void rm_wire_payload_i8(const rm_wire_model *m, float *dst) {
@@ -611,7 +573,7 @@ void rm_wire_payload_i8(const rm_wire_model *m, float *dst) {
     const int8_t *q = (const int8_t *)(m->bytes + ns * 4);
     /* i in 64 bits: i + chunk may pass UINT32_MAX on the last chunk. */
     for (uint64_t i = 0; i < m->n; i += m->chunk, scale += 4) {
-        float s = get_f32(scale);
+        float s = rm_le_getf32(scale);
         uint64_t end = m->n - i < m->chunk ? m->n : i + m->chunk;
         for (uint64_t j = i; j < end; j++)
             dst[j] = (float)q[j] * s;
@@ -622,7 +584,7 @@ void rm_wire_payload_i8(const rm_wire_model *m, float *dst) {
 
 uint64_t rm_wire_have_id(const rm_wire_have *h, uint32_t i) {
     assert(i < h->nids);
-    return h->ids ? h->ids[i] : get_u64(h->id_bytes + 8 * (size_t)i);
+    return h->ids ? h->ids[i] : rm_le_get64(h->id_bytes + 8 * (size_t)i);
 }
 
 void rm_wire_items_begin(const rm_wire_items *it, rm_wire_items_iter *iter) {
@@ -636,8 +598,8 @@ bool rm_wire_items_next(rm_wire_items_iter *iter, rm_wire_item *out) {
         return false;
     /* The decoder walked these records: they are whole. */
     assert(iter->left >= ITEM_FIXED_BYTES);
-    out->id = get_u64(iter->p);
-    out->len = get_u32(iter->p + 8);
+    out->id = rm_le_get64(iter->p);
+    out->len = rm_le_get32(iter->p + 8);
     assert(iter->left - ITEM_FIXED_BYTES >= out->len);
     out->bytes = iter->p + ITEM_FIXED_BYTES;
     iter->p += ITEM_FIXED_BYTES + (size_t)out->len;

@@ -14,6 +14,8 @@
 
 #include "models/model_file.h"
 
+#include "base/le.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,30 +28,6 @@
 static const uint8_t magic[8] = {'R', 'U', 'M', 'O', 'R', 'M', 'D', 'L'};
 
 enum { FIXED_HEAD = 16, LEN_FIELD = 8, CRC_FIELD = 4 };
-
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 /* zlib's crc32 takes a uInt length: feed it in 1 GiB pieces. */
 static uLong crc_add(uLong crc, const void *buf, size_t len) {
@@ -119,13 +97,13 @@ rm_err rm_model_file_save(const char *path, const char *descriptor,
                            "%llu", path, len, RM_MODEL_FILE_PAYLOAD_MAX);
     uint8_t head[FIXED_HEAD + RM_MODEL_FILE_DESCRIPTOR_MAX + LEN_FIELD];
     memcpy(head, magic, 8);
-    put_u32(head + 8, RM_MODEL_FILE_VERSION);
-    put_u32(head + 12, (uint32_t)dn);
+    rm_le_put32(head + 8, RM_MODEL_FILE_VERSION);
+    rm_le_put32(head + 12, (uint32_t)dn);
     memcpy(head + FIXED_HEAD, descriptor, dn);
-    put_u64(head + FIXED_HEAD + dn, (uint64_t)len);
+    rm_le_put64(head + FIXED_HEAD + dn, (uint64_t)len);
     size_t hn = FIXED_HEAD + dn + LEN_FIELD;
     uint8_t tail[CRC_FIELD];
-    put_u32(tail, (uint32_t)crc_add(crc_add(crc32(0L, Z_NULL, 0), head, hn),
+    rm_le_put32(tail, (uint32_t)crc_add(crc_add(crc32(0L, Z_NULL, 0), head, hn),
                                     payload, len));
 
     char tmp[4096];
@@ -203,14 +181,14 @@ rm_err rm_model_file_load(const char *path, char descriptor[128],
     }
     if (read_all(f, head + 8, FIXED_HEAD - 8))
         goto io;
-    uint32_t version = get_u32(head + 8);
+    uint32_t version = rm_le_get32(head + 8);
     if (version != RM_MODEL_FILE_VERSION) {
         err = rm_diag_set(d, RM_EMODEL_FILE_VERSION,
                           "%s: unknown format version %u (this rumor reads "
                           "version %d)", path, version, RM_MODEL_FILE_VERSION);
         goto out;
     }
-    uint32_t dn = get_u32(head + 12);
+    uint32_t dn = rm_le_get32(head + 12);
     if (dn == 0 || dn > RM_MODEL_FILE_DESCRIPTOR_MAX) {
         err = rm_diag_set(d, RM_EMODEL_FILE_MALFORMED,
                           "%s: malformed header: a descriptor of %u bytes "
@@ -233,7 +211,7 @@ rm_err rm_model_file_load(const char *path, char descriptor[128],
                           "byte that is not printable ASCII", path);
         goto out;
     }
-    uint64_t pn = get_u64(head + FIXED_HEAD + dn);
+    uint64_t pn = rm_le_get64(head + FIXED_HEAD + dn);
     if (pn > RM_MODEL_FILE_PAYLOAD_MAX) {
         err = rm_diag_set(d, RM_ETOO_LARGE,
                           "%s: declares a payload of %llu bytes, above the "
@@ -261,11 +239,11 @@ rm_err rm_model_file_load(const char *path, char descriptor[128],
         goto io;
     uLong crc = crc_add(crc_add(crc32(0L, Z_NULL, 0), head, (size_t)hn), body,
                         (size_t)pn);
-    if ((uint32_t)crc != get_u32(tail)) {
+    if ((uint32_t)crc != rm_le_get32(tail)) {
         err = rm_diag_set(d, RM_EMODEL_FILE_CHECKSUM,
                           "%s: checksum mismatch (CRC-32 %08x, the file says "
                           "%08x): the file is corrupt", path, (unsigned)crc,
-                          get_u32(tail));
+                          rm_le_get32(tail));
         goto out;
     }
     memcpy(descriptor, head + FIXED_HEAD, dn);
@@ -294,7 +272,7 @@ rm_err rm_model_file_save_params(const char *path, const char *descriptor,
     for (size_t i = 0; i < n; i++) {
         uint32_t u;
         memcpy(&u, params + i, 4);
-        put_u32(buf + 4 * i, u);
+        rm_le_put32(buf + 4 * i, u);
     }
     rm_err err = rm_model_file_save(path, descriptor, buf, n * 4, d);
     free(buf);
@@ -316,7 +294,7 @@ rm_err rm_model_file_mlp(const char *descriptor, const uint8_t *payload,
     if ((err = rm_mlp_create(out, &spec, 0.0f, batch_max)))
         return rm_diag_set(d, err, "'%s': %s", descriptor, rm_strerror(err));
     for (size_t i = 0; i < n; i++) {
-        uint32_t u = get_u32(payload + 4 * i);
+        uint32_t u = rm_le_get32(payload + 4 * i);
         memcpy((*out)->params + i, &u, 4);
     }
     return RM_OK;
