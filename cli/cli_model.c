@@ -1,5 +1,6 @@
 #include "cli/cli_model.h"
 
+#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -128,4 +129,38 @@ void rm_cli_json_string(FILE *f, const char *s) {
             fputc(*s, f);
     }
     fputc('"', f);
+}
+
+int rm_cli_model_args(const char *cmd, const char *usage, const char *flag, int argc,
+                      char **argv, const char **model, const char **data, bool *on) {
+    const struct option options[] = {
+        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
+        {flag, no_argument, 0, 'f'},          {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0},
+    };
+    *model = NULL;
+    *data = "fashion-mnist";
+    *on = false;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (ch) {
+        case 'm': *model = optarg; break;
+        case 'd': *data = optarg; break;
+        case 'f': *on = true; break;
+        case 'h': fputs(usage, stdout); return RM_EXIT_OK;
+        default:
+            fprintf(stderr, "Try 'rumor %s --help'.\n", cmd);
+            return RM_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        rm_cli_error(cmd, "unexpected argument '%s' (try --help)", argv[optind]);
+        return RM_EXIT_USAGE;
+    }
+    if (!*model) {
+        rm_cli_error(cmd, "--model FILE is required (try --help)");
+        return RM_EXIT_USAGE;
+    }
+    return -1;
 }

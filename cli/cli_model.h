@@ -35,6 +35,13 @@ typedef struct {
 /* Loads path into *m. Prints an error naming the file on failure. */
 bool rm_cli_model_load(const char *cmd, const char *path, rm_cli_model *m);
 
+/* The flags `rumor eval` and `rumor predict` share: --model FILE
+ * (required), --data SRC (default fashion-mnist), --help (prints usage),
+ * and one on/off flag of the command's own, named `flag` ("json",
+ * "proba"), into *on. Returns -1 to go on, else the exit code. */
+int rm_cli_model_args(const char *cmd, const char *usage, const char *flag, int argc,
+                      char **argv, const char **model, const char **data, bool *on);
+
 void rm_cli_model_free(rm_cli_model *m);
 
 /* Checks that ds fits the model (width, labels); prints why not. */

@@ -1,6 +1,5 @@
 /* rumor eval: scores a saved model (rumor train --save) on a dataset:
  * accuracy, per-class precision and recall, the confusion matrix. */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,32 +107,11 @@ static void print_tables(const rm_eval_result *r) {
 }
 
 int rm_cmd_eval(int argc, char **argv) {
-    const char *cmd = "eval", *model_path = NULL, *data = "fashion-mnist";
-    bool json = false;
-    static const struct option options[] = {
-        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
-        {"json", no_argument, 0, 'j'},        {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (ch) {
-        case 'm': model_path = optarg; break;
-        case 'd': data = optarg; break;
-        case 'j': json = true; break;
-        case 'h': fputs(usage, stdout); return RM_EXIT_OK;
-        default: fputs("Try 'rumor eval --help'.\n", stderr); return RM_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        rm_cli_error(cmd, "unexpected argument '%s' (try --help)", argv[optind]);
-        return RM_EXIT_USAGE;
-    }
-    if (!model_path) {
-        rm_cli_error(cmd, "--model FILE is required (try --help)");
-        return RM_EXIT_USAGE;
-    }
+    const char *cmd = "eval", *model_path, *data;
+    bool json;
+    int done = rm_cli_model_args(cmd, usage, "json", argc, argv, &model_path, &data, &json);
+    if (done >= 0)
+        return done;
     rm_cli_model m;
     if (!rm_cli_model_load(cmd, model_path, &m))
         return RM_EXIT_FAIL;

@@ -1,6 +1,5 @@
 /* rumor predict: one prediction per row of a dataset from a saved model,
  * optionally with every class's probability (or an SVM's scores). */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,32 +28,11 @@ static const char usage[] =
     "  -h, --help     this text\n";
 
 int rm_cmd_predict(int argc, char **argv) {
-    const char *cmd = "predict", *model_path = NULL, *data = "fashion-mnist";
-    bool proba = false;
-    static const struct option options[] = {
-        {"model", required_argument, 0, 'm'}, {"data", required_argument, 0, 'd'},
-        {"proba", no_argument, 0, 'p'},       {"help", no_argument, 0, 'h'},
-        {0, 0, 0, 0},
-    };
-    optind = 1;
-    int ch;
-    while ((ch = getopt_long(argc, argv, "h", options, NULL)) != -1) {
-        switch (ch) {
-        case 'm': model_path = optarg; break;
-        case 'd': data = optarg; break;
-        case 'p': proba = true; break;
-        case 'h': fputs(usage, stdout); return RM_EXIT_OK;
-        default: fputs("Try 'rumor predict --help'.\n", stderr); return RM_EXIT_USAGE;
-        }
-    }
-    if (optind < argc) {
-        rm_cli_error(cmd, "unexpected argument '%s' (try --help)", argv[optind]);
-        return RM_EXIT_USAGE;
-    }
-    if (!model_path) {
-        rm_cli_error(cmd, "--model FILE is required (try --help)");
-        return RM_EXIT_USAGE;
-    }
+    const char *cmd = "predict", *model_path, *data;
+    bool proba;
+    int done = rm_cli_model_args(cmd, usage, "proba", argc, argv, &model_path, &data, &proba);
+    if (done >= 0)
+        return done;
     rm_cli_model m;
     if (!rm_cli_model_load(cmd, model_path, &m))
         return RM_EXIT_FAIL;
