@@ -49,6 +49,8 @@ static const char usage[] =
     "                        forest:trees=100,depth=20 (grows its share of the trees\n"
     "                        and gossips them; the forest is their union)\n"
     "  --dropout P           drop probability of hidden units (0)\n"
+    "  --logit-adjust TAU    label-skewed shard: add TAU x log(class prior) to the\n"
+    "                        logits while training, skip absent classes (0: off)\n"
     "  --lr X                Adam learning rate (0.001)\n"
     "  --batch B             rows per step (32)\n"
     "  --steps N             training steps, then only gossip (0: no limit)\n"
@@ -77,7 +79,7 @@ typedef struct {
     const char *listen, *key, *allow, *data, *test;
     uint8_t network_key[32];
     bool has_network_key, json, label_skew, idle_given;
-    float test_fraction, alpha, lr, dropout, max_seconds, linger;
+    float test_fraction, alpha, lr, dropout, logit_adjust, max_seconds, linger;
     rm_node_seed seeds[RM_NODE_SEEDS_MAX];
     uint32_t nseeds;
     uint64_t shard, shards, batch, steps, interval_ms, seed, status_ms, eval_rows;
@@ -91,7 +93,7 @@ typedef struct {
 
 enum { OPT_LISTEN = 256, OPT_KEY, OPT_ALLOW, OPT_NETKEY, OPT_SEED_PEER, OPT_DATA,
        OPT_TEST, OPT_TEST_FRACTION, OPT_SHARD, OPT_SPLIT, OPT_ALPHA, OPT_MODEL,
-       OPT_DROPOUT, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_MERGE, OPT_SEED,
+       OPT_DROPOUT, OPT_LOGIT_ADJUST, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_MERGE, OPT_SEED,
        OPT_STATUS, OPT_EVAL_ROWS, OPT_MAX_SECONDS, OPT_LINGER, OPT_JSON,
        OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_CKPT_DIR, OPT_CKPT_EVERY,
        OPT_CKPT_EVERY_MS, OPT_CKPT_KEEP, OPT_CKPT_SYNC, OPT_DISCARD_CORRUPT };
@@ -112,6 +114,7 @@ static const struct option options[] = {
     {"alpha", required_argument, 0, OPT_ALPHA},
     {"model", required_argument, 0, OPT_MODEL},
     {"dropout", required_argument, 0, OPT_DROPOUT},
+    {"logit-adjust", required_argument, 0, OPT_LOGIT_ADJUST},
     {"lr", required_argument, 0, OPT_LR},
     {"batch", required_argument, 0, OPT_BATCH},
     {"steps", required_argument, 0, OPT_STEPS},
@@ -243,6 +246,11 @@ static int parse_args(int argc, char **argv, node_args *a) {
             break;
         case OPT_DROPOUT:
             if (!rm_cli_parse_float(cmd, "--dropout", optarg, 0.0, 0.95, &a->dropout))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_LOGIT_ADJUST:
+            if (!rm_cli_parse_float(cmd, "--logit-adjust", optarg, 0.0, 10.0,
+                                    &a->logit_adjust))
                 return RM_EXIT_USAGE;
             break;
         case OPT_LR:
@@ -637,6 +645,7 @@ int rm_cmd_node(int argc, char **argv) {
     rm_train_config_default(&tc);
     snprintf(tc.model, sizeof tc.model, "%s", a.model);
     tc.dropout = a.dropout;
+    tc.logit_adjust = a.logit_adjust;
     rm_optim_config_default(&tc.opt, RM_OPT_ADAM);
     tc.opt.lr = a.lr;
     tc.batch = (int)a.batch;

@@ -240,6 +240,10 @@ static float output_loss(rm_mlp *m, const int32_t *y, int B, float *d,
                          int *correct) {
     const int L = m->spec.layers, U = m->spec.dims[L];
     if (m->spec.loss == RM_LOSS_SOFTMAX) {
+        if (d && m->logit_bias)
+            for (int r = 0; r < B; r++)
+                for (int j = 0; j < U; j++)
+                    m->act[L][(size_t)r * U + j] += m->logit_bias[j];
         float loss = rm_softmax_xent_forward(m->probs, m->act[L], y, B, U, correct);
         if (d)
             rm_softmax_xent_backward(d, m->probs, y, B, U);

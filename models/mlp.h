@@ -74,6 +74,8 @@ typedef struct {
     float *mask[RM_MLP_LAYERS_MAX];     /* dropout factors of hidden layer l */
     float *probs;         /* (B, classes): probabilities, or SVM decision values */
     float *dbuf[2];       /* (B, widest layer) ping-pong for input gradients */
+    const float *logit_bias; /* (classes) or NULL: added to the logits while
+                                training only (logit adjustment, see trainer.h) */
 } rm_mlp;
 
 /* Allocates a model and a workspace for batches of up to batch_max rows.

@@ -1,5 +1,6 @@
 #include "models/trainer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +68,22 @@ rm_err rm_trainer_create(rm_trainer **out, const rm_train_config *cfg,
         goto err;
     for (size_t i = 0; i < data->n; i++)
         t->order[i] = (uint32_t)i;
+    if (cfg->logit_adjust != 0.0f && spec.loss == RM_LOSS_SOFTMAX) {
+        int C = spec.classes;
+        if (!(t->logit_bias = calloc((size_t)C, sizeof *t->logit_bias)))
+            goto err;
+        double *cnt = calloc((size_t)C, sizeof *cnt);
+        if (!cnt)
+            goto err;
+        for (size_t i = 0; i < data->n; i++)
+            if (data->y[i] >= 0 && data->y[i] < C)
+                cnt[data->y[i]] += 1.0;
+        for (int c = 0; c < C; c++)
+            t->logit_bias[c] = cnt[c] == 0.0 ? -INFINITY : cfg->logit_adjust *
+                               (float)log(cnt[c] / (double)data->n);
+        free(cnt);
+        t->mlp->logit_bias = t->logit_bias;
+    }
     rm_mlp_init(t->mlp, rng);
     *out = t;
     return RM_OK;
@@ -83,6 +100,7 @@ void rm_trainer_free(rm_trainer *t) {
     free(t->order);
     free(t->xb);
     free(t->yb);
+    free(t->logit_bias);
     free(t);
 }
 

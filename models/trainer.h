@@ -24,6 +24,12 @@ typedef struct {
     uint64_t total_steps;   /* overrides it when not 0 (a peer that stops
                                after a set number of steps) */
     float sched_every_epochs; /* step schedule: decay every this many epochs */
+    float logit_adjust;     /* tau (0: off): while training, logits get tau *
+                               log of the shard's class prior added, and the
+                               classes the shard lacks -inf (no gradient).
+                               Logit adjustment for label-skewed shards: Adam
+                               normalises even a tiny gradient, so smoothing
+                               an absent class's prior would not spare it */
 } rm_train_config;
 
 /* Keras' MNIST recipe: mlp:784-128-10, dropout 0.2, Adam 1e-3, batch 32,
@@ -49,6 +55,7 @@ typedef struct {
     uint64_t steps_per_epoch;
     float *xb;                /* (batch, d) gathered batch */
     int32_t *yb;              /* (batch) */
+    float *logit_bias;        /* (classes) when cfg.logit_adjust != 0 */
 } rm_trainer;
 
 /* Builds the model from cfg->model, checks it against the data (input width

@@ -288,6 +288,12 @@ static const char *model_key(load_ctx *c, const char *key, const char *v) {
         s->dropout = (float)x;
         return NULL;
     }
+    if (KEY("logit_adjust")) {
+        if ((why = scn_parse_real(v, 0.0, 10.0, &x)))
+            return why;
+        s->logit_adjust = (float)x;
+        return NULL;
+    }
     if (KEY("opt")) {
         if (!strcmp(v, "adam"))
             s->sgd = false;

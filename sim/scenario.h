@@ -77,6 +77,7 @@ typedef struct {
     char model[128];             /* "mlp:784-128-10", "vector:1000" */
     bool vector_init_index;      /* vector: peer i starts at value i (else random) */
     float dropout;
+    float logit_adjust;
     bool sgd;                    /* else adam */
     float lr;
     bool cosine;                 /* decay lr to lr_min over each peer's steps */

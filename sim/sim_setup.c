@@ -147,6 +147,7 @@ static rm_err learner_start(rm_sim *s, uint32_t i, rm_diag *diag) {
     rm_train_config_default(&c);
     snprintf(c.model, sizeof c.model, "%s", s->sc.model);
     c.dropout = s->sc.dropout;
+    c.logit_adjust = s->sc.logit_adjust;
     rm_optim_config_default(&c.opt, s->sc.sgd ? RM_OPT_SGD : RM_OPT_ADAM);
     c.opt.lr = s->sc.lr;
     if (s->sc.cosine && s->plan.steps_per_peer) {

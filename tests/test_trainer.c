@@ -150,12 +150,47 @@ static void models_that_do_not_fit_the_data_are_refused(void **state) {
     rm_dataset_free(&ds);
 }
 
+/* The output bias of a class absent from the shard after training on it,
+ * with logit adjustment tau (0: off). */
+static float absent_class_bias(float tau) {
+    rm_dataset ds;
+    synthetic(&ds, 400, 3);
+    for (size_t i = 0; i < ds.n; i++) /* a label-skewed shard: classes 0, 1 */
+        ds.y[i] %= 2;
+    rm_train_config c;
+    config(&c);
+    c.logit_adjust = tau;
+    rm_rng r;
+    rm_rng_seed(&r, 5);
+    rm_trainer *t;
+    assert_int_equal(rm_trainer_create(&t, &c, &ds, &r, NULL), RM_OK);
+    rm_step_stats st;
+    for (int i = 0; i < 150; i++)
+        rm_trainer_step(t, &r, &st);
+    size_t n;
+    float b = rm_trainer_params(t, &n)[n - 1]; /* class 3's output bias */
+    rm_trainer_free(t);
+    rm_dataset_free(&ds);
+    return b;
+}
+
+/* Without it, a peer whose shard lacks a class drives that class's logit
+ * down (and averaging drags every peer's with it); with it, a class the
+ * shard lacks is left out of the softmax and its output never moves. */
+static void logit_adjustment_spares_classes_a_shard_lacks(void **state) {
+    (void)state;
+    float plain = absent_class_bias(0.0f), adjusted = absent_class_bias(1.0f);
+    assert_true(plain < -0.1f);
+    assert_true(adjusted == 0.0f); /* never a gradient: it does not move */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_seed_gives_bit_identical_parameters),
         cmocka_unit_test(epochs_end_with_a_short_batch),
         cmocka_unit_test(learns_a_separable_problem),
         cmocka_unit_test(models_that_do_not_fit_the_data_are_refused),
+        cmocka_unit_test(logit_adjustment_spares_classes_a_shard_lacks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
