@@ -18,6 +18,11 @@
 #   rumor forest, one peer, 2 threads            rumor train --model forest:trees=100,depth=20
 #                                                --threads 2: train_seconds (binning + growing)
 #   rumor forest, 8 simulated peers              rumor sim examples/scenarios/forest-8.ini
+#                                                (bootstrap=0, 100 features per split)
+#   sklearn, the same forest on 8 iid shards     each shard grows its 12 or 13 trees
+#                                                (bootstrap=False, max_features=100) on its
+#                                                own rows, n_jobs=2; the union votes: the
+#                                                ceiling of trees grown on 7,500 rows
 # A row whose rumor side does not exist yet says "not available".
 # Data loading is outside every timed figure, on both sides.
 # Needs: scripts/deps.sh --bench, and a Release build (RUMOR=path/to/rumor,
@@ -68,6 +73,9 @@ else
   acc[rm_rf8]=""; sec[rm_rf8]=""
 fi
 
+run sk_rf8 test_accuracy fit_seconds $py bench/sklearn_svm_forest.py forest --shards 8 \
+    --no-bootstrap --features 100
+
 row() { # row LABEL NAME BASELINE
   local label=$1 name=$2 base=$3
   if [[ -z ${acc[$name]} ]]; then
@@ -87,3 +95,4 @@ row "rumor svm-8.ini, 8 simulated peers (wall)" rm_svm8 sk_svm
 row "sklearn RandomForest(100, depth 20, n_jobs=2), fit" sk_rf sk_rf
 row "rumor forest:trees=100,depth=20, 1 peer, 2 threads" rm_rf sk_rf
 row "rumor forest-8.ini, 8 simulated peers (wall)" rm_rf8 sk_rf
+row "sklearn, same forest-8 trees on 8 iid shards, fit" sk_rf8 sk_rf

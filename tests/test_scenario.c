@@ -120,7 +120,7 @@ static void examples_land_in_their_fields(void **state) {
 
     load_example("forest-8.ini", &s);
     assert_int_equal(s.peers, 8);
-    assert_string_equal(s.model, "forest:trees=100,depth=20");
+    assert_string_equal(s.model, "forest:trees=100,depth=20,bootstrap=0,features=100");
     assert_true(s.ckpt_every_us > 0);
     assert_int_equal(s.nfaults, 1);
     assert_int_equal(s.faults[0].kind, RM_FAULT_CRASH);
