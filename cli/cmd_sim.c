@@ -215,6 +215,9 @@ int rm_cmd_sim(int argc, char **argv) {
                    sc.label_skew ? "label skew" : "iid",
                    (unsigned long long)plan->shard_min, (unsigned long long)plan->shard_max,
                    sc.eval_rows, (unsigned long long)plan->steps_per_peer);
+        if (sc.logit_adjust > 0.0f)
+            printf("  logit adjustment: tau %g (shard priors in the training logits)\n",
+                   (double)sc.logit_adjust);
         printf("  devices: step %.2f ms x speed %s (%.2f..%.2f), %u stragglers\n",
                sc.step_us / 1e3, spd, plan->speed_min, plan->speed_max, plan->stragglers);
         printf("  topology %u edges; link latency %s ms, loss %.3f%s, duplicate %.3f, "

@@ -330,7 +330,7 @@ static const char *model_key(load_ctx *c, const char *key, const char *v) {
         return scn_parse_real(v, 0.0, 1e6, &s->epochs);
     if (KEY("step_time"))
         return scn_parse_dur(v, &s->step_us);
-    return "is not a key of [model] (spec, init, dropout, opt, lr, schedule, lr_min, "
+    return "is not a key of [model] (spec, init, dropout, logit_adjust, opt, lr, schedule, lr_min, "
            "batch, epochs, step_time)";
 }
 

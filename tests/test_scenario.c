@@ -105,6 +105,7 @@ static void examples_land_in_their_fields(void **state) {
     assert_int_equal(s.peers, 32);
     assert_true(s.label_skew);
     assert_int_equal(s.merge, RM_MERGE_AGE);
+    assert_true(s.logit_adjust == 1.0f);
     assert_int_equal(s.topo.kind, RM_TOPO_FULL);
     assert_int_equal(s.topo.k, 8);
     assert_int_equal(s.link.latency.kind, RM_DIST_LOGNORMAL);
@@ -200,6 +201,7 @@ static void bad_values(void **state) {
     refused("[peers]\nbudget = forever\n", "line 2", "[peers] budget: 'forever'",
             "steps or time", NULL);
     refused("[checkpoint]\nkeep = 0\n", "line 2", "[checkpoint] keep: '0'", NULL);
+    refused("[model]\nlogit_adjust = -1\n", "line 2", "[model] logit_adjust: '-1'", NULL);
     refused("[checkpoint]\nevery = soon\n", "line 2", "[checkpoint] every", NULL);
     refused("[link]\nlatency = lognorm:80\n", "line 2", "[link] latency: 'lognorm:80'",
             "is not a distribution", "unknown distribution 'lognorm'", NULL);
