@@ -2,9 +2,8 @@
  *   (a) T trees on the full training set, with 1 and with 2 threads;
  *   (b) 8 peers that each grow their share of the T trees on their own iid
  *       shard (7,500 rows each), the forest being the union of the trees.
- * Threads here are the caller's business (models/ is single-threaded and
- * reentrant): each worker takes the next tree index and grows it with its
- * own workspace, so the forest is the same for any number of threads.
+ * The trees are grown on threads by cli/grow_trees.c, as rumor train does:
+ * the forest is the same for any number of threads.
  *
  * usage: bench_forest [--data DIR] [--trees N] [--depth D] [--min-leaf M]
  *                     [--features K] [--bootstrap 0|1] [--threads T] [--peers P] [--seed S]
@@ -13,77 +12,19 @@
  * and the evaluation, "fit" is binning + growing (what scikit-learn's fit
  * does after it has the float matrix). */
 #define _POSIX_C_SOURCE 200809L
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "models/dataset.h"
+#include "cli/grow_trees.h"
 #include "models/forest.h"
 
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-typedef struct {
-    const rm_binned *b;
-    const rm_forest_config *c;
-    uint64_t seed;
-    uint32_t count;
-    atomic_uint next;
-    rm_tree **trees;  /* (count) */
-    atomic_int err;
-} job;
-
-static void *worker(void *arg) {
-    job *j = arg;
-    rm_tree_ws *ws;
-    rm_err err = rm_tree_ws_create(&ws, j->b);
-    if (err) {
-        atomic_store(&j->err, err);
-        return NULL;
-    }
-    for (;;) {
-        uint32_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->count)
-            break;
-        if ((err = rm_tree_grow_nth(&j->trees[i], j->b, j->c, j->seed, i, ws)))
-            atomic_store(&j->err, err);
-    }
-    rm_tree_ws_free(ws);
-    return NULL;
-}
-
-/* Grows trees 0..count-1 of `seed` on b with `threads` threads and adds
- * them to f. */
-static rm_err grow_trees(rm_forest *f, const rm_binned *b,
-                         const rm_forest_config *c, uint64_t seed,
-                         uint32_t count, int threads) {
-    job j = {.b = b, .c = c, .seed = seed, .count = count};
-    atomic_init(&j.next, 0);
-    atomic_init(&j.err, 0);
-    j.trees = calloc(count ? count : 1, sizeof *j.trees);
-    pthread_t th[64];
-    if (!j.trees)
-        return RM_ENOMEM;
-    threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
-    for (int t = 1; t < threads; t++)
-        pthread_create(&th[t], NULL, worker, &j);
-    worker(&j);
-    for (int t = 1; t < threads; t++)
-        pthread_join(th[t], NULL);
-    rm_err err = atomic_load(&j.err);
-    for (uint32_t i = 0; i < count; i++)
-        if (!err && (err = rm_forest_add(f, j.trees[i])) == RM_OK)
-            j.trees[i] = NULL;
-    for (uint32_t i = 0; i < count; i++)
-        rm_tree_free(j.trees[i]);
-    free(j.trees);
-    return err;
 }
 
 static void tree_stats(const rm_forest *f, double *nodes, double *depth) {
@@ -140,7 +81,7 @@ static int run_full(const rm_dataset *train, const rm_dataset *test,
     double t1 = now_s();
     rm_forest *f;
     if ((err = rm_forest_create(&f, (uint32_t)train->d, train->classes)) ||
-        (err = grow_trees(f, b, c, seed, c->trees, threads))) {
+        (err = rm_grow_trees(f, b, c, seed, c->trees, threads, NULL, NULL))) {
         fprintf(stderr, "grow: %s\n", rm_strerror(err));
         return 1;
     }
@@ -180,7 +121,7 @@ static int run_shards(const rm_dataset *train, const rm_dataset *test,
         uint32_t share = rm_forest_share(c->trees, peers, p);
         /* A peer's forest seed: its own stream of the run's seed. */
         rm_rng_seed_stream(&rng, seed, 1000 + p);
-        rm_err err = grow_trees(f, b, c, rm_rng_u64(&rng), share, threads);
+        rm_err err = rm_grow_trees(f, b, c, rm_rng_u64(&rng), share, threads, NULL, NULL);
         if (err) {
             fprintf(stderr, "peer %u: %s\n", p, rm_strerror(err));
             return 1;

@@ -1,86 +1,23 @@
-/* rumor train for random forests. Threads are the CLI's business
- * (models/ is single-threaded and reentrant): each worker takes the next
- * tree index and grows it with its own workspace; tree i depends only on
- * (data, config, seed, i), so the forest is the same for any --threads. */
+/* rumor train for random forests: the trees are grown on --threads threads
+ * (cli/grow_trees.c), and the forest is the same for any number. */
 #include "cli/train_forest.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli/cli_util.h"
+#include "cli/grow_trees.h"
 #include "models/forest.h"
 #include "models/model_file.h"
 
-#define THREADS_MAX 256
+#define THREADS_MAX 256 /* rm_grow_trees' limit */
 
-typedef struct {
-    const rm_binned *b;
-    const rm_forest_config *c;
-    uint64_t seed;
-    uint32_t count;
-    atomic_uint next, done;
-    rm_tree **trees; /* (count) */
-    atomic_int err;
-} grow_job;
-
-static void *grow_worker(void *arg) {
-    grow_job *j = arg;
-    rm_tree_ws *ws;
-    rm_err err = rm_tree_ws_create(&ws, j->b);
-    if (err) {
-        atomic_store(&j->err, err);
-        return NULL;
-    }
-    for (;;) {
-        uint32_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->count || atomic_load(&j->err))
-            break;
-        if ((err = rm_tree_grow_nth(&j->trees[i], j->b, j->c, j->seed, i, ws)))
-            atomic_store(&j->err, err);
-        atomic_fetch_add(&j->done, 1);
-    }
-    rm_tree_ws_free(ws);
-    return NULL;
-}
-
-/* Grows trees 0..count-1 on `threads` threads (this one included) and
- * adds them to f, drawing a progress bar from this thread. */
-static rm_err grow_all(rm_forest *f, const rm_binned *b, const rm_forest_config *c,
-                       uint64_t seed, int threads, rm_progress *bar) {
-    grow_job j = {.b = b, .c = c, .seed = seed, .count = c->trees};
-    atomic_init(&j.next, 0);
-    atomic_init(&j.done, 0);
-    atomic_init(&j.err, 0);
-    if (!(j.trees = calloc(c->trees, sizeof *j.trees)))
-        return RM_ENOMEM;
-    pthread_t th[THREADS_MAX];
-    int started = 0;
-    for (int t = 0; t < threads; t++)
-        if (pthread_create(&th[started], NULL, grow_worker, &j) == 0)
-            started++;
-    if (started == 0)
-        grow_worker(&j);
-    while (bar->on && atomic_load(&j.done) < j.count && !atomic_load(&j.err)) {
-        char text[64];
-        snprintf(text, sizeof text, "%u of %u trees", atomic_load(&j.done), j.count);
-        rm_progress_draw(bar, (double)atomic_load(&j.done) / j.count, text);
-        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
-    }
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
-    rm_progress_clear(bar);
-    rm_err err = atomic_load(&j.err);
-    for (uint32_t i = 0; i < j.count; i++)
-        if (!err && (err = rm_forest_add(f, j.trees[i])) == RM_OK)
-            j.trees[i] = NULL;
-    for (uint32_t i = 0; i < j.count; i++)
-        rm_tree_free(j.trees[i]);
-    free(j.trees);
-    return err;
+static void draw(void *ctx, uint32_t done, uint32_t count) {
+    rm_progress *bar = ctx;
+    char text[64];
+    snprintf(text, sizeof text, "%u of %u trees", done, count);
+    rm_progress_draw(bar, (double)done / count, text);
 }
 
 int rm_train_forest(const rm_train_forest_args *a) {
@@ -127,10 +64,12 @@ int rm_train_forest(const rm_train_forest_args *a) {
         goto out;
     }
     if ((err = rm_forest_create(&f, (uint32_t)train.d, train.classes)) ||
-        (err = grow_all(f, b, &fc, a->seed, threads, &bar))) {
+        (err = rm_grow_trees(f, b, &fc, a->seed, fc.trees, threads, draw, &bar))) {
+        rm_progress_clear(&bar);
         rm_cli_error(cmd, "growing the forest: %s", rm_strerror(err));
         goto out;
     }
+    rm_progress_clear(&bar);
     double train_seconds = rm_cli_now() - t0;
     rm_binned_free(b);
     b = NULL;
