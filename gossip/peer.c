@@ -34,6 +34,19 @@ void rm_peer_config_default(rm_peer_config *c) {
     c->items_frame_bytes = 4u << 20;
 }
 
+/* ---- frame buffers ------------------------------------------------------ */
+
+static void *frame_alloc(const rm_peer *p, size_t len) {
+    return p->cfg.frame_alloc ? p->cfg.frame_alloc(p->cfg.frame_ctx, len) : malloc(len);
+}
+
+static void frame_free(const rm_peer *p, const void *bytes) {
+    if (p->cfg.frame_free)
+        p->cfg.frame_free(p->cfg.frame_ctx, (void *)bytes);
+    else
+        free((void *)bytes);
+}
+
 /* ---- actions ------------------------------------------------------------ */
 
 rm_action *peer_push_action(rm_peer *p, rm_action_kind kind) {
@@ -64,16 +77,16 @@ static void copy_addr(char *dst, const char *src) {
 void peer_send_frame(rm_peer *p, const uint8_t *to, const char *addr,
                        const rm_frame *f) {
     size_t size = rm_wire_encoded_size(f), len;
-    uint8_t *buf = malloc(size);
+    uint8_t *buf = frame_alloc(p, size);
     if (!buf)
         return;
     if (rm_wire_encode(f, buf, size, &len) != RM_OK) {
-        free(buf);
+        frame_free(p, buf);
         return;
     }
     rm_action *a = peer_push_action(p, RM_ACT_SEND);
     if (!a) {
-        free(buf);
+        frame_free(p, buf);
         return;
     }
     memcpy(a->peer, to, RM_ID_BYTES);
@@ -408,10 +421,10 @@ static void queue_frame(rm_peer *p, const uint8_t *from, const uint8_t *bytes,
         /* (allocated on first use: most peers of a vector run never queue) */
         p->st.pending_dropped++;
         if (given)
-            free((void *)bytes);
+            frame_free(p, bytes);
         return;
     }
-    uint8_t *copy = given ? (uint8_t *)bytes : malloc(len ? len : 1);
+    uint8_t *copy = given ? (uint8_t *)bytes : frame_alloc(p, len ? len : 1);
     if (!copy) {
         p->st.pending_dropped++;
         return;
@@ -453,7 +466,7 @@ void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in) {
         } else {
             handle_frame(p, now, in->peer, in->bytes, in->len);
             if (in->give)
-                free((void *)in->bytes);
+                frame_free(p, in->bytes);
         }
         break;
     case RM_IN_STEP_DONE:
@@ -467,7 +480,7 @@ void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in) {
         for (uint32_t i = 0; i < p->npending; i++) {
             handle_frame(p, now, p->pending[i].peer, p->pending[i].bytes,
                          p->pending[i].len);
-            free(p->pending[i].bytes);
+            frame_free(p, p->pending[i].bytes);
         }
         p->npending = 0;
         if (p->gossip_due && !p->ex.active)
@@ -575,10 +588,14 @@ void rm_peer_free(rm_peer *p) {
         return;
     rm_view_free(&p->view);
     for (uint32_t i = 0; i < p->npending; i++)
-        free(p->pending[i].bytes);
+        frame_free(p, p->pending[i].bytes);
     free(p->pending);
-    for (uint32_t i = p->out_head; i < p->out_len; i++)
-        free(p->out[i].bytes);
+    for (uint32_t i = p->out_head; i < p->out_len; i++) {
+        if (p->out[i].kind == RM_ACT_SEND)
+            frame_free(p, p->out[i].bytes);
+        else
+            free(p->out[i].bytes);
+    }
     free(p->out);
     if (p->bases)
         for (uint32_t i = 0; i < p->cfg.delta_bases_max; i++)

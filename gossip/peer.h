@@ -89,6 +89,15 @@ typedef struct {
                                       does not fit goes in later rounds); a
                                       receiver refuses larger frames, so peers
                                       must agree on it */
+    /* Where frame buffers come from: the bytes of every RM_ACT_SEND, and
+     * the frames the core keeps or is given (rm_input.give), which it
+     * releases with frame_free. NULL (the default): malloc and free. A
+     * shell with a pool that hands back the buffer it was last given gets
+     * a cache-hot one for the next frame the core encodes; with malloc, a
+     * 4 KB frame came back cold, and writing it cost a miss per line. */
+    void *(*frame_alloc)(void *ctx, size_t len);
+    void (*frame_free)(void *ctx, void *bytes);
+    void *frame_ctx;
 } rm_peer_config;
 
 /* Defaults: pairwise merge, 100 ms interval, timeout 4 intervals, V = 16,
@@ -114,10 +123,11 @@ typedef struct {
     const char *addr;        /* PEER_UP */
     const uint8_t *bytes;    /* FRAME */
     size_t len;
-    bool give;               /* FRAME: bytes came from malloc and are now the
-                                core's to free (it keeps a frame that
-                                arrives during a step without copying it);
-                                false: borrowed for the call */
+    bool give;               /* FRAME: bytes came from cfg.frame_alloc
+                                (malloc by default) and are now the core's
+                                to free (it keeps a frame that arrives
+                                during a step without copying it); false:
+                                borrowed for the call */
     uint64_t samples;        /* STEP_DONE */
 } rm_input;
 
@@ -133,7 +143,9 @@ typedef struct {
     rm_action_kind kind;
     uint8_t peer[RM_ID_BYTES];
     char addr[RM_PEER_ADDR_MAX + 1];
-    uint8_t *bytes;          /* SEND, ITEM: malloc'd; now the shell's to free() */
+    uint8_t *bytes;          /* now the shell's to free: SEND from
+                                cfg.frame_alloc (default malloc), ITEM from
+                                malloc */
     size_t len;
     uint64_t item_id;        /* ITEM: the id it came with */
 } rm_action;

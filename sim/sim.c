@@ -3,8 +3,65 @@
  * metrics in sim_metrics.c. */
 #include "sim/sim_internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- frame buffers ------------------------------------------------------ */
+
+/* Every frame a core encodes lives ~10 ms of virtual time on the wire, and
+ * thousands of other deliveries evict it meanwhile; but the buffer it is
+ * written into can be a hot one. A LIFO pool hands the core the buffer
+ * that the last delivery freed, which that delivery had just read, so
+ * encoding a 4 KB frame writes to cache instead of missing on every line
+ * (glibc gave back the oldest free chunk of the size). Each buffer starts
+ * with a header holding its class; a free one keeps the next free buffer
+ * of its class there. Virtual time is unaffected: buffers are only memory. */
+typedef union {
+    uint32_t cls;             /* in use: its class, or SIM_FRAME_CLASSES */
+    void *next;               /* free: the next free buffer of the class */
+    max_align_t align;
+} frame_head;
+
+void *sim_frame_alloc(void *sim, size_t len) {
+    rm_sim *s = sim;
+    size_t cls = (len + sizeof(frame_head) - 1) / SIM_FRAME_CLASS;
+    frame_head *h;
+    if (cls >= SIM_FRAME_CLASSES) {
+        if (len > SIZE_MAX - sizeof *h || !(h = malloc(sizeof *h + len)))
+            return NULL;
+        cls = SIM_FRAME_CLASSES;
+    } else if ((h = s->frames[cls])) {
+        s->frames[cls] = h->next;
+    } else if (!(h = malloc((cls + 1) * SIM_FRAME_CLASS))) {
+        return NULL;
+    }
+    h->cls = (uint32_t)cls;
+    return h + 1;
+}
+
+void sim_frame_free(void *sim, void *bytes) {
+    rm_sim *s = sim;
+    if (!bytes)
+        return;
+    frame_head *h = (frame_head *)bytes - 1;
+    uint32_t cls = h->cls;
+    if (cls >= SIM_FRAME_CLASSES) {
+        free(h);
+        return;
+    }
+    h->next = s->frames[cls];
+    s->frames[cls] = h;
+}
+
+void sim_frames_release(rm_sim *s) {
+    for (uint32_t c = 0; c < SIM_FRAME_CLASSES; c++)
+        while (s->frames[c]) {
+            frame_head *h = s->frames[c];
+            s->frames[c] = h->next;
+            free(h);
+        }
+}
 
 /* ---- messages in flight ------------------------------------------------- */
 
@@ -27,7 +84,7 @@ static uint32_t msg_alloc(rm_sim *s) {
 }
 
 static void msg_release(rm_sim *s, uint32_t slot) {
-    free(s->msg[slot].bytes);
+    sim_frame_free(s, s->msg[slot].bytes);
     s->msg[slot].bytes = NULL;
     s->msg_free[s->msg_free_len++] = slot;
 }
@@ -59,17 +116,17 @@ static void transmit(rm_sim *s, uint32_t a, uint32_t b, uint8_t *bytes,
     int n = ls ? rm_link_send(&s->sc.link, ls, s->now, len, &s->net_rng, at) : 0;
     if (n == 0 || cut(s, a, b)) {
         s->m.msgs_dropped++;
-        free(bytes);
+        sim_frame_free(s, bytes);
         return;
     }
     for (int i = 0; i < n; i++) {
         uint32_t slot = msg_alloc(s);
-        uint8_t *copy = i == 0 ? bytes : malloc(len);
+        uint8_t *copy = i == 0 ? bytes : sim_frame_alloc(s, len);
         if (slot == UINT32_MAX || !copy) {
             s->oom = true;
             if (i == 0)
-                free(bytes);
-            free(copy == bytes ? NULL : copy);
+                sim_frame_free(s, bytes);
+            sim_frame_free(s, copy == bytes ? NULL : copy);
             return;
         }
         if (i > 0)

@@ -66,6 +66,12 @@ typedef struct {
     uint8_t *bytes;
 } sim_msg;
 
+/* Frame buffers are pooled in size classes of SIM_FRAME_CLASS bytes (its
+ * header included), up to SIM_FRAME_CLASSES of them; larger frames are
+ * plain malloc. */
+#define SIM_FRAME_CLASS 256
+#define SIM_FRAME_CLASSES 256
+
 typedef struct {
     uint64_t key;             /* src << 32 | dst, + 1 (0 = empty) */
     rm_link_state st;
@@ -104,6 +110,8 @@ struct rm_sim {
     sim_msg *msg;
     uint32_t nmsg, msg_cap;
     uint32_t *msg_free, msg_free_len;
+    void *frames[SIM_FRAME_CLASSES]; /* free frame buffers per size class,
+                                 each a LIFO list (sim_frame_alloc) */
     sim_link *links;          /* open addressing, power-of-two size */
     uint32_t links_len, links_cap;
     double *mean;             /* (n) metrics scratch */
@@ -115,6 +123,11 @@ struct rm_sim {
 
 /* Monotonic host seconds, for rm_sim_timing only (never for behaviour). */
 double sim_host_seconds(void);
+
+/* sim.c: every peer's frame buffers (rm_peer_config.frame_alloc). */
+void *sim_frame_alloc(void *sim, size_t len);
+void sim_frame_free(void *sim, void *bytes);
+void sim_frames_release(rm_sim *s);
 
 /* sim_setup.c */
 uint32_t sim_peer_index(const uint8_t id[RM_ID_BYTES]);

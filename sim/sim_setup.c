@@ -198,6 +198,9 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i) {
     c.params = p->trainer ? rm_trainer_params(p->trainer, &(size_t){0}) : p->vec;
     c.n = s->n;
     c.scratch = s->scratch;
+    c.frame_alloc = sim_frame_alloc;
+    c.frame_free = sim_frame_free;
+    c.frame_ctx = s;
     c.merge = s->sc.merge;
     c.gossip_interval_us = s->sc.interval_us;
     c.exchange_timeout_us = s->sc.timeout_us;
@@ -435,7 +438,8 @@ void rm_sim_free(rm_sim *s) {
     rm_topo_free(&s->topo);
     rm_heap_free(&s->heap);
     for (uint32_t i = 0; i < s->nmsg; i++)
-        free(s->msg[i].bytes);
+        sim_frame_free(s, s->msg[i].bytes);
+    sim_frames_release(s);
     free(s->msg);
     free(s->msg_free);
     free(s->links);

@@ -191,6 +191,81 @@ static void frames_during_a_step_wait_for_it(void **state) {
     rm_peer_free(b.core);
 }
 
+/* A frame pool that counts: what the core takes and gives back. */
+typedef struct {
+    int allocs, frees;
+} tpool;
+
+static tpool pool;
+
+static void *pool_alloc(void *ctx, size_t len) {
+    assert_ptr_equal(ctx, &pool);
+    pool.allocs++;
+    return malloc(len);
+}
+
+static void pool_free(void *ctx, void *bytes) {
+    assert_ptr_equal(ctx, &pool);
+    pool.frees++;
+    free(bytes);
+}
+
+static void pooled(rm_peer_config *c) {
+    c->train = false;
+    c->frame_alloc = pool_alloc;
+    c->frame_free = pool_free;
+    c->frame_ctx = &pool;
+}
+
+static void pooled_training(rm_peer_config *c) {
+    pooled(c);
+    c->train = true;
+}
+
+/* Every frame the core encodes comes from cfg.frame_alloc, and every frame
+ * it is given goes back through cfg.frame_free: at once, after a step, or
+ * when the core is freed with frames still queued or unpolled. */
+static void frames_come_from_the_configured_pool(void **state) {
+    (void)state;
+    memset(&pool, 0, sizeof pool);
+    tpeer a, b;
+    make(&a, 1, 0.0f, false, pooled);
+    make(&b, 2, 10.0f, true, pooled_training);
+    link_up(&a, &b);
+    link_up(&b, &a);
+    expect(&b, RM_ACT_RUN_STEP);
+    fire_timer(&a);
+    rm_action push = expect(&a, RM_ACT_SEND);
+    assert_int_equal(pool.allocs, 1);
+    rm_peer_handle(b.core, 500, &(rm_input){.kind = RM_IN_FRAME, .peer = a.id,
+                                            .bytes = push.bytes, .len = push.len,
+                                            .give = true});
+    assert_int_equal(pool.frees, 0); /* queued while b steps */
+    rm_peer_handle(b.core, 600, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 8});
+    assert_int_equal(pool.frees, 1);
+    rm_action reply = expect(&b, RM_ACT_SEND);
+    assert_int_equal(pool.allocs, 2);
+    rm_peer_handle(a.core, 700, &(rm_input){.kind = RM_IN_FRAME, .peer = b.id,
+                                            .bytes = reply.bytes, .len = reply.len,
+                                            .give = true});
+    assert_int_equal(pool.frees, 2);
+    assert_float_equal(a.x[0], 5.0f, 1e-6);
+    /* A frame still queued, and one never polled, are freed with the core. */
+    fire_timer(&a);
+    push = expect(&a, RM_ACT_SEND);
+    rm_peer_handle(b.core, 800, &(rm_input){.kind = RM_IN_FRAME, .peer = a.id,
+                                            .bytes = push.bytes, .len = push.len,
+                                            .give = true});
+    /* Until the exchange times out and a opens another, left unpolled. */
+    for (int i = 0; i < 10 && pool.allocs < 4; i++)
+        fire_timer(&a);
+    assert_int_equal(pool.allocs, 4);
+    assert_int_equal(pool.frees, 2);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+    assert_int_equal(pool.frees, pool.allocs);
+}
+
 /* Builds a PUSH from `from` carrying model y. */
 static rm_action push_of(const tpeer *from, const float *y, uint32_t n) {
     rm_frame f;
@@ -1296,6 +1371,7 @@ int main(void) {
         cmocka_unit_test(max_steps_stops_training),
         cmocka_unit_test(exchange_averages_both_sides),
         cmocka_unit_test(frames_during_a_step_wait_for_it),
+        cmocka_unit_test(frames_come_from_the_configured_pool),
         cmocka_unit_test(bad_models_are_refused_and_counted),
         cmocka_unit_test(garbage_closes_the_sender_and_nothing_else),
         cmocka_unit_test(silent_peers_are_suspected_then_dropped),
