@@ -68,7 +68,7 @@ rm_action *peer_push_action(rm_peer *p, rm_action_kind kind) {
 
 static void copy_addr(char *dst, const char *src) {
     size_t n = src ? rm_strnlen(src, RM_PEER_ADDR_MAX) : 0;
-    memcpy(dst, src, n);
+    rm_copy_short(dst, src, n);
     dst[n] = '\0';
 }
 
@@ -134,7 +134,7 @@ uint8_t peer_fill_entries(rm_peer *p, const uint8_t *to, rm_wire_entry *entries)
     self->incarnation = p->cfg.incarnation;
     self->age = 0;
     self->addr_len = (uint8_t)rm_strnlen(p->cfg.addr, RM_PEER_ADDR_MAX);
-    memcpy(self->addr, p->cfg.addr, self->addr_len);
+    rm_copy_short(self->addr, p->cfg.addr, self->addr_len);
     self->addr[self->addr_len] = '\0';
     uint32_t k = p->cfg.shuffle_len < RM_VIEW_ENTRIES_MAX - 1 ? p->cfg.shuffle_len
                                                              : RM_VIEW_ENTRIES_MAX - 1;

@@ -33,7 +33,7 @@ rm_view_entry *rm_view_find(rm_view *v, const uint8_t id[RM_ID_BYTES]) {
 
 static void set_addr(rm_view_entry *e, const char *addr) {
     size_t n = addr ? rm_strnlen(addr, RM_VIEW_ADDR_MAX) : 0;
-    memcpy(e->addr, addr ? addr : "", n);
+    rm_copy_short(e->addr, addr ? addr : "", n);
     e->addr[n] = '\0';
 }
 
@@ -149,7 +149,7 @@ uint32_t rm_view_sample(const rm_view *v, rm_rng *rng, const uint8_t *skip,
         w->incarnation = e->incarnation;
         w->age = rm_view_age(v, e);
         w->addr_len = (uint8_t)rm_strnlen(e->addr, RM_VIEW_ADDR_MAX);
-        memcpy(w->addr, e->addr, w->addr_len);
+        rm_copy_short(w->addr, e->addr, w->addr_len);
         w->addr[w->addr_len] = '\0';
     }
     return got;

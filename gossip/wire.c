@@ -9,6 +9,7 @@
 #include "gossip/wire.h"
 
 #include "base/le.h"
+#include "base/str.h"
 
 #include <assert.h>
 #include <stdbool.h>
@@ -221,7 +222,8 @@ size_t rm_wire_encoded_size(const rm_frame *f) {
 
 static uint8_t *put_addr(uint8_t *p, uint8_t len, const char *addr) {
     *p++ = len;
-    return put_bytes(p, addr, len);
+    rm_copy_short(p, addr, len);
+    return p + len;
 }
 
 static uint8_t *put_entries(uint8_t *p, uint8_t n, const rm_wire_entry *e) {
@@ -344,7 +346,7 @@ static rm_err take_addr(reader *r, uint8_t len, char *addr) {
         return RM_EWIRE_TRUNCATED;
     if (memchr(q, 0, len))
         return RM_EWIRE_MALFORMED;
-    memcpy(addr, q, len);
+    rm_copy_short(addr, q, len);
     addr[len] = '\0';
     return RM_OK;
 }
