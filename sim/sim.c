@@ -364,27 +364,35 @@ static void dispatch(rm_sim *s, const rm_event *e) {
 /* A software pipeline over the event queue. In a 10,000-peer run every
  * delivery touches state that was evicted long ago (the message, the
  * receiver's core, view and 4 KB model), behind chains of pointers. Two
- * events ahead, start loading the receiver's core and the message slot;
- * one event ahead (those now cached), the view, the model and the
- * message's bytes. Hints only: no effect on what the run computes. */
+ * events ahead, start loading the receiver's sim_peer and core and the
+ * message slot; one event ahead (those now cached), the view, the model,
+ * the message's bytes and the sender's id. A timer that is due (not stale)
+ * starts an exchange, which reads the same view and model, so it gets the
+ * same. Hints only: no effect on what the run computes. */
 static void prefetch_ahead(const rm_sim *s) {
 #if defined(__GNUC__)
     if (s->n > 4096)
         return; /* large models stream in by themselves: hints only cost */
     const rm_event *e2 = rm_heap_peek2(&s->heap);
-    if (e2 && e2->kind == EV_DELIVER) {
+    if (e2 && (e2->kind == EV_DELIVER || e2->kind == EV_TIMER)) {
+        __builtin_prefetch(&s->peer[e2->peer].timer_at);
         const rm_peer *core = s->cores[e2->peer];
         if (core)
             rm_peer_prefetch_self(core);
-        __builtin_prefetch(&s->msg[e2->arg]);
+        if (e2->kind == EV_DELIVER)
+            __builtin_prefetch(&s->msg[e2->arg]);
     }
     const rm_event *e1 = rm_heap_peek(&s->heap);
     if (e1 && e1->kind == EV_DELIVER) {
         const sim_msg *m = &s->msg[e1->arg];
         for (uint32_t off = 0; off < m->len; off += 64)
             __builtin_prefetch(m->bytes + off);
+        __builtin_prefetch(s->peer[m->src].id);
         if (s->cores[e1->peer])
             rm_peer_prefetch(s->cores[e1->peer]);
+    } else if (e1 && e1->kind == EV_TIMER && s->cores[e1->peer] &&
+               s->peer[e1->peer].timer_at == e1->time_us) {
+        rm_peer_prefetch(s->cores[e1->peer]);
     }
 #else
     (void)s;
