@@ -69,7 +69,7 @@ typedef struct {
 /* Frame buffers are pooled in size classes of SIM_FRAME_CLASS bytes (its
  * header included), up to SIM_FRAME_CLASSES of them; larger frames are
  * plain malloc. */
-#define SIM_FRAME_CLASS 256
+#define SIM_FRAME_CLASS 64
 #define SIM_FRAME_CLASSES 256
 
 typedef struct {
