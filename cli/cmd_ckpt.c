@@ -14,6 +14,22 @@
 #include "cli/commands.h"
 #include "models/model_file.h"
 
+/* "ckpt", or "export" when run as `rumor export`: messages name it. */
+static const char *cmd_name = "ckpt";
+
+static const char export_usage[] =
+    "usage: rumor export DIR --out FILE [--id N]\n"
+    "\n"
+    "Writes the model of a peer's newest valid checkpoint (or of snapshot N)\n"
+    "as a portable model file (docs/MODEL_FILE.md), for every model kind:\n"
+    "an MLP, softmax regression or SVM as its parameters, a forest as its\n"
+    "trees. DIR is the store `rumor node --ckpt-dir DIR` writes; `rumor eval`\n"
+    "and `rumor predict` read the file. The same as `rumor ckpt export`.\n"
+    "\n"
+    "  --out FILE   the model file to write (written whole, then renamed)\n"
+    "  --id N       this snapshot instead of the newest valid one\n"
+    "  -h, --help   this text\n";
+
 static const char usage[] =
     "usage: rumor ckpt ls|show|verify|export DIR [options]\n"
     "\n"
@@ -40,7 +56,7 @@ static const char usage[] =
 static rm_store *open_existing(const char *dir) {
     struct stat st;
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        rm_cli_error("ckpt", "%s: no such checkpoint folder", dir);
+        rm_cli_error(cmd_name, "%s: no such checkpoint folder", dir);
         return NULL;
     }
     rm_store_options o;
@@ -50,7 +66,7 @@ static rm_store *open_existing(const char *dir) {
     rm_diag d = {{0}};
     rm_err err = rm_store_open(&s, dir, &o, &fresh, &d);
     if (err) {
-        rm_cli_error("ckpt", "%s", d.msg[0] ? d.msg : rm_strerror(err));
+        rm_cli_error(cmd_name, "%s", d.msg[0] ? d.msg : rm_strerror(err));
         return NULL;
     }
     return s;
@@ -69,7 +85,7 @@ static int cmd_ls(rm_store *s) {
     rm_diag d = {{0}};
     rm_err err = rm_store_list(s, &info, &n, &d);
     if (err) {
-        rm_cli_error("ckpt", "%s", d.msg[0] ? d.msg : rm_strerror(err));
+        rm_cli_error(cmd_name, "%s", d.msg[0] ? d.msg : rm_strerror(err));
         return RM_EXIT_FAIL;
     }
     printf("%6s %10s %6s %5s  %-20s %10s  %s\n", "id", "step", "epoch", "inc", "saved (UTC)",
@@ -95,7 +111,7 @@ static rm_err load(rm_store *s, uint64_t id, rm_snapshot *snap, uint64_t *got) {
     if (id)
         *got = id;
     if (err)
-        rm_cli_error("ckpt", "%s", d.msg[0] ? d.msg : rm_strerror(err));
+        rm_cli_error(cmd_name, "%s", d.msg[0] ? d.msg : rm_strerror(err));
     else if (skipped)
         fprintf(stderr, "rumor ckpt: warning: %u newer snapshot(s) failed verification (%s); "
                         "showing the newest valid one\n", skipped, d.msg);
@@ -136,7 +152,7 @@ static int cmd_verify(rm_store *s) {
     rm_diag d = {{0}};
     rm_err err = rm_store_verify(s, &bad, &d);
     if (err) {
-        rm_cli_error("ckpt", "%s", d.msg[0] ? d.msg : rm_strerror(err));
+        rm_cli_error(cmd_name, "%s", d.msg[0] ? d.msg : rm_strerror(err));
         return RM_EXIT_FAIL;
     }
     rm_snap_info *info = NULL;
@@ -152,39 +168,26 @@ static int cmd_verify(rm_store *s) {
 }
 
 /* Forests keep their trees in the snapshot's extra bytes; every other model
- * is its parameters, as little-endian float32. */
+ * is its parameters. */
 static int cmd_export(rm_store *s, uint64_t id, const char *out) {
     rm_snapshot snap;
     uint64_t got = 0;
     if (load(s, id, &snap, &got))
         return RM_EXIT_FAIL;
-    bool forest = strncmp(snap.model, "forest", 6) == 0;
-    size_t len = forest ? snap.extra_len : snap.nparams * 4;
-    uint8_t *payload = forest ? NULL : malloc(len ? len : 1);
-    if (!forest && !payload) {
-        rm_snapshot_release(&snap);
-        rm_cli_error("ckpt", "out of memory");
-        return RM_EXIT_FAIL;
-    }
-    for (uint64_t i = 0; !forest && i < snap.nparams; i++) {
-        uint32_t bits;
-        memcpy(&bits, &snap.params[i], 4);
-        for (int b = 0; b < 4; b++)
-            payload[4 * i + (uint64_t)b] = (uint8_t)(bits >> (8 * b));
-    }
     rm_diag d = {{0}};
-    rm_err err = rm_model_file_save(out, snap.model, forest ? snap.extra : payload, len, &d);
+    rm_err err = strncmp(snap.model, "forest", 6) == 0
+                     ? rm_model_file_save(out, snap.model, snap.extra, snap.extra_len, &d)
+                     : rm_model_file_save_params(out, snap.model, snap.params, snap.nparams, &d);
     if (err)
-        rm_cli_error("ckpt", "%s: %s", out, d.msg[0] ? d.msg : rm_strerror(err));
+        rm_cli_error(cmd_name, "%s: %s", out, d.msg[0] ? d.msg : rm_strerror(err));
     else
         printf("wrote %s: %s from snapshot %" PRIu64 " (step %" PRIu64 ")\n", out, snap.model,
                got, snap.step);
-    free(payload);
     rm_snapshot_release(&snap);
     return err ? RM_EXIT_FAIL : RM_EXIT_OK;
 }
 
-int rm_cmd_ckpt(int argc, char **argv) {
+static int run(int argc, char **argv) {
     static const struct option options[] = {{"id", required_argument, 0, 'i'},
                                             {"out", required_argument, 0, 'o'},
                                             {"help", no_argument, 0, 'h'},
@@ -200,22 +203,26 @@ int rm_cmd_ckpt(int argc, char **argv) {
                 return RM_EXIT_USAGE;
             break;
         case 'o': out = optarg; break;
-        case 'h': fputs(usage, stdout); return RM_EXIT_OK;
-        default: fputs("Try 'rumor ckpt --help'.\n", stderr); return RM_EXIT_USAGE;
+        case 'h': fputs(strcmp(cmd_name, "export") ? usage : export_usage, stdout);
+                  return RM_EXIT_OK;
+        default: fprintf(stderr, "Try 'rumor %s --help'.\n", cmd_name); return RM_EXIT_USAGE;
         }
     }
     if (optind != argc - 2) {
-        rm_cli_error("ckpt", "expected ls|show|verify|export and a folder (try --help)");
+        rm_cli_error(cmd_name, strcmp(cmd_name, "export")
+                                   ? "expected ls|show|verify|export and a folder (try --help)"
+                                   : "expected one checkpoint folder (try --help)");
         return RM_EXIT_USAGE;
     }
     const char *what = argv[optind], *dir = argv[optind + 1];
     bool export = strcmp(what, "export") == 0;
     if (strcmp(what, "ls") && strcmp(what, "show") && strcmp(what, "verify") && !export) {
-        rm_cli_error("ckpt", "'%s' is not ls, show, verify or export", what);
+        rm_cli_error(cmd_name, "'%s' is not ls, show, verify or export", what);
         return RM_EXIT_USAGE;
     }
     if (export != (out != NULL)) {
-        rm_cli_error("ckpt", export ? "export needs --out FILE" : "--out is for export only");
+        rm_cli_error(cmd_name, export ? "--out FILE is needed: the model file to write"
+                                      : "--out is for export only");
         return RM_EXIT_USAGE;
     }
     rm_store *s = open_existing(dir);
@@ -226,5 +233,27 @@ int rm_cmd_ckpt(int argc, char **argv) {
                : what[0] == 'v' ? cmd_verify(s)
                                 : cmd_export(s, id, out);
     rm_store_close(s);
+    return code;
+}
+
+int rm_cmd_ckpt(int argc, char **argv) {
+    cmd_name = "ckpt";
+    return run(argc, argv);
+}
+
+/* rumor export DIR ... is rumor ckpt export DIR ... */
+int rm_cmd_export(int argc, char **argv) {
+    char **args = malloc(((size_t)argc + 2) * sizeof *args);
+    if (!args) {
+        rm_cli_error("export", "out of memory");
+        return RM_EXIT_FAIL;
+    }
+    args[0] = argv[0];
+    args[1] = "export";
+    for (int i = 1; i <= argc; i++) /* argv[argc] is NULL */
+        args[i + 1] = argv[i];
+    cmd_name = "export";
+    int code = run(argc + 1, args);
+    free(args);
     return code;
 }

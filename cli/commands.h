@@ -10,6 +10,7 @@ int rm_cmd_keygen(int argc, char **argv);
 int rm_cmd_cluster(int argc, char **argv);
 int rm_cmd_node(int argc, char **argv);
 int rm_cmd_ckpt(int argc, char **argv);
+int rm_cmd_export(int argc, char **argv);
 int rm_cmd_eval(int argc, char **argv);
 int rm_cmd_predict(int argc, char **argv);
 int rm_cmd_data(int argc, char **argv);

@@ -19,6 +19,7 @@ static const command commands[] = {
     {"cluster", rm_cmd_cluster, "run N real peers on this machine (127.0.0.1)"},
     {"node", rm_cmd_node, "run one real peer: train and gossip over TCP"},
     {"ckpt", rm_cmd_ckpt, "list, show, verify and export a peer's checkpoints"},
+    {"export", rm_cmd_export, "write a peer's newest checkpointed model as a model file"},
     {"eval", rm_cmd_eval, "score a saved model on a dataset (accuracy, confusion)"},
     {"predict", rm_cmd_predict, "one prediction per row from a saved model"},
     {"data", rm_cmd_data, "dataset info, and shard files for N peers"},

@@ -258,6 +258,49 @@ static void save_eval_predict(void **state) {
     }
 }
 
+/* rumor export: a node's checkpoint, whatever the model kind, becomes a
+ * model file that rumor eval scores as the node did; export's own errors
+ * name what is missing. */
+static void export_every_model_kind(void **state) {
+    (void)state;
+    char data[512], key[512], allow[512];
+    snprintf(data, sizeof data, "%s", write_blobs_libsvm("export-blobs.libsvm", 0, 300));
+    snprintf(key, sizeof key, "%s", tmp_path("export.key"));
+    snprintf(allow, sizeof allow, "%s", tmp_path("export.allow"));
+    remove(key);
+    assert_int_equal(run_rumor(out, sizeof out, "keygen --out %s > /dev/null", key), 0);
+    const char *models[] = {"mlp:4-8-3", "svm:4-3", "forest:trees=5,depth=6"};
+    for (size_t k = 0; k < sizeof models / sizeof models[0]; k++) {
+        char dir[512], model[512];
+        snprintf(dir, sizeof dir, "%s/export-ck-%d-%zu", RUMOR_TMP, (int)getpid(), k);
+        snprintf(model, sizeof model, "%s", tmp_path("export.model"));
+        remove(model);
+        int port = 20000 + (int)((getpid() + 7 * k + 3) % 20000);
+        /* One node alone (an empty allow-list: no one may connect): it
+         * trains, and its clean stop writes the last snapshot. */
+        FILE *f = fopen(allow, "w");
+        assert_non_null(f);
+        fclose(f);
+        int rc = run_rumor(out, sizeof out,
+                           "node --key %s --allow %s --listen 127.0.0.1:%d --data %s "
+                           "--model %s --steps 200 --batch 16 --lr 0.01 --ckpt-dir %s "
+                           "--max-seconds 2 --status 0", key, allow, port, data, models[k], dir);
+        if (rc != 0)
+            fail_msg("%s: node: %s", models[k], out);
+        if (run_rumor(out, sizeof out, "export %s --out %s", dir, model) != 0)
+            fail_msg("%s: export: %s", models[k], out);
+        assert_non_null(strstr(out, models[k]));
+        if (run_rumor(out, sizeof out, "eval --model %s --data %s --json", model, data) != 0)
+            fail_msg("%s: eval: %s", models[k], out);
+        assert_true(json_number(out, "accuracy") > 0.9);
+    }
+    assert_int_equal(run_rumor(out, sizeof out, "export %s/no-such-dir --out %s", RUMOR_TMP,
+                               tmp_path("x.model")), 1);
+    assert_non_null(strstr(out, "no such checkpoint folder"));
+    assert_int_equal(run_rumor(out, sizeof out, "export %s", RUMOR_TMP), 2);
+    assert_non_null(strstr(out, "--out FILE is needed"));
+}
+
 static void binary_svm_on_minus_plus_one_labels(void **state) {
     (void)state;
     static char text[1 << 15];
@@ -421,6 +464,7 @@ int main(void) {
         cmocka_unit_test(cluster_of_two_peers),
         cmocka_unit_test(node_config_files),
         cmocka_unit_test(save_eval_predict),
+        cmocka_unit_test(export_every_model_kind),
         cmocka_unit_test(binary_svm_on_minus_plus_one_labels),
         cmocka_unit_test(bad_models_are_named),
         cmocka_unit_test(data_split_is_deterministic),
