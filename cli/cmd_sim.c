@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
@@ -101,6 +102,20 @@ static bool load_sim_data(const rm_scenario *sc, rm_dataset *train, rm_dataset *
     return rm_cli_load_data("sim", src, NULL, 0.1, sc->seed, train, test);
 }
 
+/* Every training peer's checkpoint store holds 3 file descriptors open
+ * (LMDB's data and lock files), so a few hundred peers outgrow the usual
+ * soft limit of 1,024: raise it to the hard limit, as far as it needs. */
+static void raise_fd_limit(uint32_t peers) {
+    struct rlimit r;
+    if (getrlimit(RLIMIT_NOFILE, &r) != 0)
+        return;
+    rlim_t want = (rlim_t)peers * 3 + 64;
+    if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur < want) {
+        r.rlim_cur = r.rlim_max == RLIM_INFINITY || r.rlim_max > want ? want : r.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &r); /* best effort: the error below names it */
+    }
+}
+
 int rm_cmd_sim(int argc, char **argv) {
     static const struct option options[] = {
         {"seed", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
@@ -182,6 +197,7 @@ int rm_cmd_sim(int argc, char **argv) {
     int code = RM_EXIT_FAIL;
     char ckpt_dir[4096] = "";
     if (sc.ckpt_every_us) {
+        raise_fd_limit(sc.peers);
         if (!rm_cli_tmpdir("sim", "ckpt", ckpt_dir, sizeof ckpt_dir)) {
             ckpt_dir[0] = '\0';
             goto out;
