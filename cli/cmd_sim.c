@@ -10,6 +10,7 @@
 
 #include "cli/cli_util.h"
 #include "cli/commands.h"
+#include "models/model_file.h"
 #include "sim/sim.h"
 
 static const char usage[] =
@@ -24,6 +25,9 @@ static const char usage[] =
     "  --plot       also write DIR/accuracy.png and DIR/consensus.png (gnuplot)\n"
     "  --no-faults  drop the scenario's [fault] sections: the same run, fault-free,\n"
     "               to compare against\n"
+    "  --save FILE  write the model a live peer ends with (after the final\n"
+    "               averaging, every peer's) as a model file for rumor eval\n"
+    "               and rumor predict; not for vector:N models\n"
     "  --json       end with one JSON line of the results\n"
     "  --quiet      no progress lines\n"
     "  -h, --help   this text\n"
@@ -116,13 +120,45 @@ static void raise_fd_limit(uint32_t peers) {
     }
 }
 
+/* --save: the first live peer's model. After a final averaging phase every
+ * peer holds the same one; without one, the file says which peer it is. */
+static bool save_model(const rm_sim *sim, const char *spec, const char *path, bool quiet) {
+    uint32_t i = rm_sim_first_live(sim);
+    if (i == UINT32_MAX) {
+        rm_cli_error("sim", "--save %s: no peer is up at the end of the run", path);
+        return false;
+    }
+    rm_diag d = {{0}};
+    rm_err err;
+    const rm_forest *f = rm_sim_peer_forest(sim, i);
+    if (f) {
+        uint8_t *blob = NULL;
+        size_t len = 0;
+        err = rm_forest_encode(f, &blob, &len);
+        if (!err)
+            err = rm_model_file_save(path, spec, blob, len, &d);
+        free(blob);
+    } else {
+        err = rm_model_file_save_params(path, spec, rm_sim_peer_params(sim, i),
+                                        rm_sim_get_plan(sim)->params, &d);
+    }
+    if (err) {
+        rm_cli_error("sim", "--save %s: %s", path, d.msg[0] ? d.msg : rm_strerror(err));
+        return false;
+    }
+    if (!quiet)
+        printf("  model               peer %u's, saved to %s\n", i, path);
+    return true;
+}
+
 int rm_cmd_sim(int argc, char **argv) {
     static const struct option options[] = {
         {"seed", required_argument, 0, 's'}, {"out", required_argument, 0, 'o'},
         {"plot", no_argument, 0, 'p'},       {"json", no_argument, 0, 'j'},
         {"quiet", no_argument, 0, 'q'},      {"help", no_argument, 0, 'h'},
-        {"no-faults", no_argument, 0, 'F'},  {0, 0, 0, 0}};
-    const char *out = NULL;
+        {"no-faults", no_argument, 0, 'F'},  {"save", required_argument, 0, 'S'},
+        {0, 0, 0, 0}};
+    const char *out = NULL, *save = NULL;
     bool json = false, want_plot = false, quiet = false, seed_set = false, no_faults = false;
     uint64_t seed = 0;
     int ch;
@@ -139,6 +175,7 @@ int rm_cmd_sim(int argc, char **argv) {
         case 'j': json = true; break;
         case 'q': quiet = true; break;
         case 'F': no_faults = true; break;
+        case 'S': save = optarg; break;
         case 'h': fputs(usage, stdout); return RM_EXIT_OK;
         default: fputs("Try 'rumor sim --help'.\n", stderr); return RM_EXIT_USAGE;
         }
@@ -159,6 +196,11 @@ int rm_cmd_sim(int argc, char **argv) {
     if (err) {
         rm_cli_error("sim", "%s: %s", path, diag.msg[0] ? diag.msg : rm_strerror(err));
         return err == RM_EINVAL ? RM_EXIT_USAGE : RM_EXIT_FAIL;
+    }
+    if (save && strncmp(sc.model, "vector:", 7) == 0) {
+        rm_cli_error("sim", "--save: %s's model is a vector (%s), not a model file kind",
+                     path, sc.model);
+        return RM_EXIT_USAGE;
     }
     if (!seed_set)
         seed = sc.seed;
@@ -291,6 +333,8 @@ int rm_cmd_sim(int argc, char **argv) {
         if (want_plot && plot(out) && !quiet)
             printf("  plots               %s/accuracy.png, %s/consensus.png\n", out, out);
     }
+    if (save && !save_model(sim, sc.model, save, quiet))
+        goto out; /* (the JSON line, when asked for, stays the last line) */
     if (json)
         printf("{\"seed\":%llu,\"peers\":%u,\"virtual_seconds\":%.3f,"
                "\"mean_test_accuracy\":%.6f,\"min_test_accuracy\":%.6f,"

@@ -14,6 +14,7 @@
 
 #include "base/err.h"
 #include "models/dataset.h"
+#include "models/forest.h"
 #include "sim/scenario.h"
 
 /* One row of the metrics time series (metrics.csv). */
@@ -100,6 +101,11 @@ uint64_t rm_sim_total_weight(const rm_sim *sim);
 const float *rm_sim_peer_params(const rm_sim *sim, uint32_t peer);
 /* Items (a forest's trees) peer holds; 0 while it is down. */
 uint32_t rm_sim_peer_items(const rm_sim *sim, uint32_t peer);
+/* The first peer that is up (after rm_sim_run: one that ended the run
+ * live), or UINT32_MAX when none is. */
+uint32_t rm_sim_first_live(const rm_sim *sim);
+/* A forest peer's forest (NULL for other models, or while it is down). */
+const rm_forest *rm_sim_peer_forest(const rm_sim *sim, uint32_t peer);
 
 void rm_sim_free(rm_sim *sim);
 

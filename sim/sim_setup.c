@@ -454,6 +454,17 @@ const rm_sim_metrics *rm_sim_last(const rm_sim *s) { return &s->m; }
 const rm_sim_timing *rm_sim_get_timing(const rm_sim *s) { return &s->timing; }
 const rm_sim_ckpt_stats *rm_sim_get_ckpt_stats(const rm_sim *s) { return &s->ckpt; }
 const float *rm_sim_peer_params(const rm_sim *s, uint32_t i) { return sim_params(s, i); }
+
+uint32_t rm_sim_first_live(const rm_sim *s) {
+    for (uint32_t i = 0; i < s->sc.peers; i++)
+        if (s->peer[i].up)
+            return i;
+    return UINT32_MAX;
+}
+
+const rm_forest *rm_sim_peer_forest(const rm_sim *s, uint32_t i) {
+    return s->peer[i].up ? s->peer[i].forest : NULL;
+}
 uint32_t rm_sim_peer_items(const rm_sim *s, uint32_t i) {
     return s->peer[i].up ? rm_peer_item_count(s->peer[i].core) : 0;
 }

@@ -307,6 +307,38 @@ static void export_every_model_kind(void **state) {
     assert_non_null(strstr(out, "--out FILE is needed"));
 }
 
+/* rumor sim --save: the model the swarm ends with, as a file that rumor
+ * eval scores as the simulation did (the final metrics use the whole test
+ * set, and after the final averaging every peer holds the same model). */
+static void sim_saves_the_swarms_model(void **state) {
+    (void)state;
+    const char *specs[] = {"softmax:784-10", "forest:trees=4,depth=6"};
+    for (size_t k = 0; k < 2; k++) {
+        char text[1024], scenario[512], model[512];
+        snprintf(text, sizeof text,
+                 "[run]\nduration = 3s\ntrain_until = 2s\n[peers]\ncount = 4\n"
+                 "[data]\nsource = fashion-mnist\neval_rows = 100\n"
+                 "[model]\nspec = %s\nbatch = 16\nlr = 0.003\nepochs = 0.2\n"
+                 "step_time = 1ms\n[gossip]\ninterval = 10ms\n", specs[k]);
+        snprintf(scenario, sizeof scenario, "%s", write_text("save.ini", text, 0));
+        snprintf(model, sizeof model, "%s", tmp_path("sim.model"));
+        remove(model);
+        if (run_rumor(out, sizeof out, "sim %s --save %s --json --quiet", scenario, model))
+            fail_msg("%s: %s", specs[k], out);
+        double sim_acc = json_number(out, "min_test_accuracy");
+        assert_true(json_number(out, "mean_test_accuracy") - sim_acc < 1e-9);
+        if (run_rumor(out, sizeof out, "eval --model %s --data fashion-mnist --json", model))
+            fail_msg("%s: eval: %s", specs[k], out);
+        assert_float_equal(json_number(out, "accuracy"), sim_acc, 1e-9);
+        assert_true(sim_acc > 0.5);
+    }
+    const char *vector = write_text("vector.ini", "[peers]\ncount = 4\n[data]\nsource = none\n"
+                                                  "[model]\nspec = vector:8\n", 0);
+    assert_int_equal(run_rumor(out, sizeof out, "sim %s --save %s", vector,
+                               tmp_path("v.model")), 2);
+    assert_non_null(strstr(out, "not a model file kind"));
+}
+
 static void binary_svm_on_minus_plus_one_labels(void **state) {
     (void)state;
     static char text[1 << 15];
@@ -471,6 +503,7 @@ int main(void) {
         cmocka_unit_test(node_config_files),
         cmocka_unit_test(save_eval_predict),
         cmocka_unit_test(export_every_model_kind),
+        cmocka_unit_test(sim_saves_the_swarms_model),
         cmocka_unit_test(binary_svm_on_minus_plus_one_labels),
         cmocka_unit_test(bad_models_are_named),
         cmocka_unit_test(data_split_is_deterministic),
