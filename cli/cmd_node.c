@@ -57,6 +57,8 @@ static const char usage[] =
     "gossip:\n"
     "  --interval MS         one exchange started every MS milliseconds (200)\n"
     "  --merge RULE          pairwise | age | pushsum (pairwise)\n"
+    "  --concurrent K        exchanges of its own in flight at once (1; up to 16):\n"
+    "                        above 1 on links whose round trip exceeds --interval\n"
     "run:\n"
     "  --seed S              seed: shards (all nodes must agree) and init (1)\n"
     "  --status MS           status line period (2000; 0: none)\n"
@@ -82,7 +84,7 @@ typedef struct {
     float test_fraction, alpha, lr, dropout, logit_adjust, max_seconds, linger;
     rm_node_seed seeds[RM_NODE_SEEDS_MAX];
     uint32_t nseeds;
-    uint64_t shard, shards, batch, steps, interval_ms, seed, status_ms, eval_rows;
+    uint64_t shard, shards, batch, steps, interval_ms, concurrent, seed, status_ms, eval_rows;
     uint64_t handshake_timeout_ms, idle_timeout_ms;
     rm_merge_rule merge;
     char model[128];
@@ -93,7 +95,7 @@ typedef struct {
 
 enum { OPT_LISTEN = 256, OPT_KEY, OPT_ALLOW, OPT_NETKEY, OPT_SEED_PEER, OPT_DATA,
        OPT_TEST, OPT_TEST_FRACTION, OPT_SHARD, OPT_SPLIT, OPT_ALPHA, OPT_MODEL,
-       OPT_DROPOUT, OPT_LOGIT_ADJUST, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_MERGE, OPT_SEED,
+       OPT_DROPOUT, OPT_LOGIT_ADJUST, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_CONCURRENT, OPT_MERGE, OPT_SEED,
        OPT_STATUS, OPT_EVAL_ROWS, OPT_MAX_SECONDS, OPT_LINGER, OPT_JSON,
        OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_CKPT_DIR, OPT_CKPT_EVERY,
        OPT_CKPT_EVERY_MS, OPT_CKPT_KEEP, OPT_CKPT_SYNC, OPT_DISCARD_CORRUPT };
@@ -120,6 +122,7 @@ static const struct option options[] = {
     {"steps", required_argument, 0, OPT_STEPS},
     {"interval", required_argument, 0, OPT_INTERVAL},
     {"merge", required_argument, 0, OPT_MERGE},
+    {"concurrent", required_argument, 0, OPT_CONCURRENT},
     {"seed", required_argument, 0, OPT_SEED},
     {"status", required_argument, 0, OPT_STATUS},
     {"eval-rows", required_argument, 0, OPT_EVAL_ROWS},
@@ -150,6 +153,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
     a->shards = 1;
     a->batch = 32;
     a->interval_ms = 200;
+    a->concurrent = 1;
     a->seed = 1;
     a->status_ms = 2000;
     a->eval_rows = 1000;
@@ -267,6 +271,11 @@ static int parse_args(int argc, char **argv, node_args *a) {
             break;
         case OPT_INTERVAL:
             if (!rm_cli_parse_u64(cmd, "--interval", optarg, 1, 3600000, &a->interval_ms))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_CONCURRENT:
+            if (!rm_cli_parse_u64(cmd, "--concurrent", optarg, 1, RM_PEER_EXCHANGES_MAX,
+                                  &a->concurrent))
                 return RM_EXIT_USAGE;
             break;
         case OPT_MERGE: {
@@ -675,6 +684,8 @@ int rm_cmd_node(int argc, char **argv) {
     nc.core.merge = a.merge;
     nc.core.gossip_interval_us = a.interval_ms * 1000;
     nc.core.exchange_timeout_us = 4 * nc.core.gossip_interval_us;
+    /* A forest's trees go one HAVE exchange at a time. */
+    nc.core.exchanges_max = is_forest ? 1 : (uint32_t)a.concurrent;
     nc.core.max_steps = a.steps;
     nc.core.train = true;
     /* Per node streams: the key's first bytes tell nodes apart. */

@@ -32,6 +32,7 @@ void rm_peer_config_default(rm_peer_config *c) {
     c->seeds_max = 4;
     c->rejoin_rounds = 10;
     c->items_frame_bytes = 4u << 20;
+    c->exchanges_max = 1;
 }
 
 /* ---- frame buffers ------------------------------------------------------ */
@@ -166,28 +167,59 @@ void peer_learn_entries(rm_peer *p, const uint8_t *from, uint8_t n,
     }
 }
 
-static void send_push(rm_peer *p, bool key_frame) {
+static void send_push(rm_peer *p, peer_exchange *x, bool key_frame) {
     rm_frame f;
     uint64_t send_w = 0;
     if (p->cfg.merge == RM_MERGE_PUSHSUM && !p->rejoining) {
         send_w = p->weight / 2;
         p->weight -= send_w;
     }
-    p->ex.sent_weight = send_w;
+    x->sent_weight = send_w;
     f.type = RM_FRAME_PUSH;
     f.flags = p->rejoining ? RM_WIRE_FLAG_PULL : 0;
-    fill_exchange(p, &f.u.ex, p->ex.peer, p->ex.id, (double)send_w);
-    rm_base *b = peer_find_base(p, p->ex.peer);
+    fill_exchange(p, &f.u.ex, x->peer, x->id, (double)send_w);
+    rm_base *b = peer_find_base(p, x->peer);
     uint64_t base_id = !key_frame && b ? b->id : 0;
-    f.u.ex.base = peer_fill_model(p, p->ex.peer, base_id, &f.u.ex.model, NULL);
+    f.u.ex.base = peer_fill_model(p, x->peer, base_id, &f.u.ex.model, NULL);
     if (p->cfg.merge == RM_MERGE_PAIRWISE) {
-        if (!p->sent)
-            p->sent = malloc((size_t)p->cfg.n * sizeof(float));
-        if (p->sent) /* without it, the reply is averaged in as it stands */
-            memcpy(p->sent, p->cfg.params, (size_t)p->cfg.n * sizeof(float));
+        if (!x->sent)
+            x->sent = malloc((size_t)p->cfg.n * sizeof(float));
+        if (x->sent) /* without it, the reply is averaged in as it stands */
+            memcpy(x->sent, p->cfg.params, (size_t)p->cfg.n * sizeof(float));
     }
-    rm_view_entry *e = rm_view_find(&p->view, p->ex.peer);
-    peer_send_frame(p, p->ex.peer, e ? e->addr : "", &f);
+    rm_view_entry *e = rm_view_find(&p->view, x->peer);
+    peer_send_frame(p, x->peer, e ? e->addr : "", &f);
+}
+
+/* ---- our exchanges ------------------------------------------------------ */
+
+peer_exchange *peer_find_exchange(rm_peer *p, const uint8_t *peer, uint64_t id) {
+    for (uint32_t i = 0; i < p->nex; i++)
+        if (p->ex[i].active && p->ex[i].id == id &&
+            memcmp(p->ex[i].peer, peer, RM_ID_BYTES) == 0)
+            return &p->ex[i];
+    return NULL;
+}
+
+/* A slot for a new exchange, or NULL when all are in flight. A rejoining
+ * peer keeps one: its first answer ends the rejoin. */
+static peer_exchange *free_exchange(rm_peer *p) {
+    peer_exchange *x = NULL;
+    uint32_t active = 0;
+    for (uint32_t i = 0; i < p->nex; i++) {
+        if (p->ex[i].active)
+            active++;
+        else if (!x)
+            x = &p->ex[i];
+    }
+    return p->rejoining && active ? NULL : x;
+}
+
+static bool exchanging_with(const rm_peer *p, const uint8_t *peer) {
+    for (uint32_t i = 0; i < p->nex; i++)
+        if (p->ex[i].active && memcmp(p->ex[i].peer, peer, RM_ID_BYTES) == 0)
+            return true;
+    return false;
 }
 
 /* Every cfg.reseed_every rounds, and whenever the view is empty, the
@@ -214,26 +246,27 @@ static rm_view_entry *pick_partner(rm_peer *p) {
     return rm_view_pick(&p->view, &p->rng);
 }
 
-static void start_exchange(rm_peer *p, rm_time_us now) {
+/* Starts an exchange in slot x (free). */
+static void start_exchange(rm_peer *p, peer_exchange *x, rm_time_us now) {
     p->gossip_due = false;
     rm_view_tick(&p->view);
     p->rounds++;
     if (p->rejoining && p->rejoin_left-- == 0)
         p->rejoining = false; /* nobody answered: train on what we have */
     rm_view_entry *e = pick_partner(p);
-    if (!e)
-        return;
-    p->ex.active = true;
-    p->ex.id = rm_rng_u64(&p->rng) | 1; /* never 0: 0 means "no base" */
-    memcpy(p->ex.peer, e->id, RM_ID_BYTES);
-    p->ex.deadline = now + p->cfg.exchange_timeout_us;
+    if (!e || exchanging_with(p, e->id))
+        return; /* (a partner mid-exchange with us: this round is skipped) */
+    x->active = true;
+    x->id = rm_rng_u64(&p->rng) | 1; /* never 0: 0 means "no base" */
+    memcpy(x->peer, e->id, RM_ID_BYTES);
+    x->deadline = now + p->cfg.exchange_timeout_us;
     p->st.exchanges_started++;
     /* An items-only peer's HAVE is the exchange; a peer with both sends
      * it alongside its PUSH. */
     if (p->cfg.n)
-        send_push(p, false);
+        send_push(p, x, false);
     if (p->cfg.items_max)
-        peer_send_have(p, p->ex.peer, p->ex.id, true);
+        peer_send_have(p, x->peer, x->id, true);
 }
 
 static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
@@ -283,7 +316,7 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
         /* Push-sum answers with half of its mass after taking the
          * sender's, so that the total is conserved. */
         if (merge)
-            peer_merge_model(p, in, false);
+            peer_merge_model(p, in, NULL);
         send_w = p->weight / 2;
         p->weight -= send_w;
     }
@@ -300,16 +333,16 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
         b->used = ++p->clock;
     }
     if (merge && p->cfg.merge != RM_MERGE_PUSHSUM)
-        peer_merge_model(p, in, false);
+        peer_merge_model(p, in, NULL);
 }
 
 static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in) {
-    if (!p->ex.active || in->exchange != p->ex.id ||
-        memcmp(from, p->ex.peer, RM_ID_BYTES) != 0) {
+    peer_exchange *x = peer_find_exchange(p, from, in->exchange);
+    if (!x) {
         p->st.unexpected++;
         return;
     }
-    p->ex.active = false;
+    x->active = false;
     peer_learn_entries(p, from, in->nentries, in->entries);
     rm_view_heard(&p->view, from);
     peer_model_status s = peer_take_model(p, from, in);
@@ -324,7 +357,7 @@ static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in
             p->rejoining = false;
             p->st.rejoins++;
         } else {
-            peer_merge_model(p, in, true);
+            peer_merge_model(p, in, x->sent);
         }
         peer_keep_base(p, from, in->exchange);
     }
@@ -334,11 +367,11 @@ static void on_reply(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in
 static void on_need_full(rm_peer *p, const uint8_t *from, uint64_t exchange) {
     p->st.need_full_received++;
     peer_drop_base(p, from);
-    if (!p->ex.active || p->ex.id != exchange ||
-        memcmp(from, p->ex.peer, RM_ID_BYTES) != 0)
+    peer_exchange *x = peer_find_exchange(p, from, exchange);
+    if (!x)
         return;
-    p->weight += p->ex.sent_weight; /* they did not take it */
-    send_push(p, true);
+    p->weight += x->sent_weight; /* they did not take it */
+    send_push(p, x, true);
 }
 
 static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
@@ -438,21 +471,25 @@ static void queue_frame(rm_peer *p, const uint8_t *from, const uint8_t *bytes,
 }
 
 static void timers(rm_peer *p, rm_time_us now) {
-    if (p->ex.active && now >= p->ex.deadline) {
-        p->ex.active = false;
-        p->st.exchanges_timed_out++;
-        if (rm_view_missed(&p->view, p->ex.peer))
-            peer_drop_base(p, p->ex.peer);
+    for (uint32_t i = 0; i < p->nex; i++) {
+        peer_exchange *x = &p->ex[i];
+        if (x->active && now >= x->deadline) {
+            x->active = false;
+            p->st.exchanges_timed_out++;
+            if (rm_view_missed(&p->view, x->peer))
+                peer_drop_base(p, x->peer);
+        }
     }
     if (now >= p->next_gossip) {
         p->next_gossip += p->cfg.gossip_interval_us;
         if (p->next_gossip <= now) /* fell behind: no bursts of catch-up */
             p->next_gossip = now + p->cfg.gossip_interval_us;
-        if (!p->ex.active) {
+        peer_exchange *x = free_exchange(p);
+        if (x) {
             if (p->stepping)
                 p->gossip_due = true;
             else
-                start_exchange(p, now);
+                start_exchange(p, x, now);
         }
     }
 }
@@ -483,8 +520,9 @@ void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in) {
             frame_free(p, p->pending[i].bytes);
         }
         p->npending = 0;
-        if (p->gossip_due && !p->ex.active)
-            start_exchange(p, now);
+        peer_exchange *x = p->gossip_due ? free_exchange(p) : NULL;
+        if (x)
+            start_exchange(p, x, now);
         p->gossip_due = false;
         break;
     case RM_IN_PEER_UP:
@@ -516,8 +554,9 @@ bool rm_peer_poll(rm_peer *p, rm_action *out) {
 
 rm_time_us rm_peer_next_deadline(const rm_peer *p) {
     rm_time_us t = p->next_gossip;
-    if (p->ex.active && p->ex.deadline < t)
-        t = p->ex.deadline;
+    for (uint32_t i = 0; i < p->nex; i++)
+        if (p->ex[i].active && p->ex[i].deadline < t)
+            t = p->ex[i].deadline;
     return t;
 }
 
@@ -531,13 +570,21 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
     if (!vector_ok || !items_ok || cfg->merge >= RM_MERGE_END ||
         cfg->gossip_interval_us == 0 || cfg->exchange_timeout_us == 0 ||
         cfg->delta_chunk == 0 || (cfg->delta && cfg->delta_bases_max == 0) ||
-        cfg->pending_max == 0)
+        cfg->pending_max == 0 || cfg->exchanges_max == 0 ||
+        cfg->exchanges_max > RM_PEER_EXCHANGES_MAX ||
+        (cfg->items_max && cfg->exchanges_max > 1)) /* one HAVE open at a time */
         return RM_EINVAL;
     rm_peer *p = calloc(1, sizeof *p);
     if (!p)
         return RM_ENOMEM;
     p->cfg = *cfg;
     p->rng = *rng;
+    p->nex = cfg->exchanges_max;
+    p->ex = &p->ex1;
+    if (p->nex > 1 && !(p->ex = calloc(p->nex, sizeof *p->ex))) {
+        free(p);
+        return RM_ENOMEM;
+    }
     p->training = cfg->train;
     p->rejoining = cfg->rejoin && cfg->n; /* a stale vector to refresh */
     p->rejoin_left = cfg->rejoin_rounds;
@@ -604,7 +651,10 @@ void rm_peer_free(rm_peer *p) {
     if (p->own_scratch)
         free(p->scratch);
     free(p->seeds);
-    free(p->sent);
+    for (uint32_t i = 0; i < p->nex; i++)
+        free(p->ex[i].sent);
+    if (p->ex != &p->ex1)
+        free(p->ex);
     free(p->dscratch);
     free(p->qscratch);
     free(p->sscratch);

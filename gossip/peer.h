@@ -41,6 +41,7 @@ typedef uint64_t rm_time_us;
 #define RM_PUSHSUM_UNIT (1ull << 32)
 
 /* Longest address a peer keeps (= RM_VIEW_ADDR_MAX). */
+#define RM_PEER_EXCHANGES_MAX 16
 #define RM_PEER_ADDR_MAX 47
 
 typedef struct {
@@ -95,6 +96,11 @@ typedef struct {
      * shell with a pool that hands back the buffer it was last given gets
      * a cache-hot one for the next frame the core encodes; with malloc, a
      * 4 KB frame came back cold, and writing it cost a miss per line. */
+    uint32_t exchanges_max;        /* exchanges of its own in flight at once,
+                                      1..RM_PEER_EXCHANGES_MAX (default 1): on
+                                      a link whose round trip is longer than
+                                      the interval, more than one keeps the
+                                      gossip rate up. 1 with items */
     void *(*frame_alloc)(void *ctx, size_t len);
     void (*frame_free)(void *ctx, void *bytes);
     void *frame_ctx;

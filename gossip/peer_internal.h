@@ -34,6 +34,17 @@ typedef struct {
     size_t len;
 } rm_pending;
 
+/* One exchange this peer started: its PUSH (or HAVE) is out and the reply
+ * is awaited until deadline. */
+typedef struct {
+    bool active;
+    uint64_t id;
+    uint8_t peer[RM_ID_BYTES];
+    rm_time_us deadline;
+    uint64_t sent_weight;    /* push-sum: the weight the PUSH carried */
+    float *sent;             /* (n) pairwise: the model as sent in the PUSH */
+} peer_exchange;
+
 struct rm_peer {
     rm_peer_config cfg;
     rm_rng rng;
@@ -50,13 +61,9 @@ struct rm_peer {
     bool rejoining;          /* waiting for a fresh model (cfg.rejoin) */
     uint32_t rejoin_left;    /* rounds left to wait for it */
     rm_time_us next_gossip;
-    struct {
-        bool active;
-        uint64_t id;
-        uint8_t peer[RM_ID_BYTES];
-        rm_time_us deadline;
-        uint64_t sent_weight;
-    } ex;
+    peer_exchange *ex;       /* (nex) exchanges we started: &ex1, or an array */
+    uint32_t nex;            /* cfg.exchanges_max */
+    peer_exchange ex1;
     rm_pending *pending;     /* (cfg.pending_max), allocated on first use */
     struct rm_seed {         /* the bootstrap peers, kept to re-contact */
         uint8_t id[RM_ID_BYTES];
@@ -74,7 +81,6 @@ struct rm_peer {
     const uint8_t *y;        /* the incoming model being merged: n native
                                 floats, in scratch or (zero copy) in the frame */
     bool own_scratch;
-    float *sent;             /* (n) pairwise: the model as last sent in a PUSH */
     float *dscratch;         /* (n): an outgoing delta */
     int8_t *qscratch;        /* (n): its int8 form */
     float *sscratch;         /* (n / chunk + 1): its scales */
@@ -100,7 +106,7 @@ uint64_t peer_fill_model(rm_peer *p, const uint8_t *peer, uint64_t base_id,
                          rm_wire_model *m, float *rebase);
 peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
                                   const rm_wire_exchange *ex);
-void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator);
+void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, const float *sent);
 void peer_merge_stale(rm_peer *p, const rm_wire_exchange *ex);
 
 /* peer.c */
@@ -108,6 +114,7 @@ void peer_cancel_step(rm_peer *p);
 void peer_keep_base(rm_peer *p, const uint8_t *peer, uint64_t id);
 
 /* peer.c, for peer_items.c */
+peer_exchange *peer_find_exchange(rm_peer *p, const uint8_t *peer, uint64_t id);
 rm_action *peer_push_action(rm_peer *p, rm_action_kind kind);
 void peer_send_frame(rm_peer *p, const uint8_t *to, const char *addr,
                      const rm_frame *f);

@@ -165,9 +165,9 @@ void peer_on_have(rm_peer *p, const uint8_t *from, const rm_wire_have *h) {
         return;
     }
     p->have.open = false;
-    if (p->cfg.n == 0 && p->ex.active && p->ex.id == h->exchange &&
-        memcmp(p->ex.peer, from, RM_ID_BYTES) == 0) {
-        p->ex.active = false;
+    peer_exchange *x = p->cfg.n == 0 ? peer_find_exchange(p, from, h->exchange) : NULL;
+    if (x) {
+        x->active = false;
         p->st.exchanges_done++;
     }
     send_missing(p, from, h);

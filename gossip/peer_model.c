@@ -155,16 +155,17 @@ peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
     return MODEL_OK;
 }
 
-/* Merges p->y (the model `ex` carried) into the parameters. `initiator`:
- * this is the reply to our own PUSH. Pairwise averaging then moves our
- * model by half the difference between the reply and what we sent, not
+/* Merges p->y (the model `ex` carried) into the parameters. `sent`: this is
+ * the reply to our own PUSH, which carried that model (NULL otherwise).
+ * Pairwise averaging then moves our model by half the difference between
+ * the reply and what we sent, not
  * what we hold now: the responder moved by exactly the opposite, so the
  * sum over the swarm is conserved even when our model changed in between
  * (a step, another exchange). Averaging to the current model instead let
  * the agreed value drift up to 5% of the spread with 20 ms links. */
-void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, bool initiator) {
-    if (p->cfg.merge == RM_MERGE_PAIRWISE && initiator && p->sent) {
-        rm_vec_pairwise_u(p->cfg.params, p->y, p->sent, p->cfg.n);
+void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, const float *sent) {
+    if (p->cfg.merge == RM_MERGE_PAIRWISE && sent) {
+        rm_vec_pairwise_u(p->cfg.params, p->y, sent, p->cfg.n);
         p->version++;
         p->st.merges++;
         return;

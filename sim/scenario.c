@@ -2,6 +2,7 @@
 #include "sim/scenario.h"
 #include "sim/scenario_values.h"
 
+#include "gossip/peer.h"
 #include "gossip/wire.h"
 #include "models/mlp.h"
 
@@ -33,6 +34,7 @@ void rm_scenario_default(rm_scenario *s) {
     s->merge = RM_MERGE_PAIRWISE;
     s->interval_us = 100000;
     s->timeout_us = 400000;
+    s->concurrent = 1;
     s->view = 16;
     s->shuffle = 4;
     s->view_shuffle = true;
@@ -353,6 +355,8 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
             return why;
         return s->timeout_us ? NULL : "must be above 0";
     }
+    if (KEY("concurrent"))
+        return scn_parse_u32(v, 1, RM_PEER_EXCHANGES_MAX, &s->concurrent);
     if (KEY("view"))
         return scn_parse_u32(v, 1, 4096, &s->view);
     if (KEY("shuffle"))
@@ -372,7 +376,7 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
     }
     if (KEY("norm_ratio"))
         return scn_parse_real(v, 0.0, 1e12, &s->norm_ratio);
-    return "is not a key of [gossip] (merge, interval, timeout, view, shuffle, "
+    return "is not a key of [gossip] (merge, interval, timeout, concurrent, view, shuffle, "
            "view_shuffle, delta, norm_ratio)";
 }
 

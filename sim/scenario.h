@@ -89,6 +89,7 @@ typedef struct {
     /* [gossip] */
     rm_merge_rule merge;
     uint64_t interval_us, timeout_us;
+    uint32_t concurrent;      /* exchanges a peer keeps in flight at once */
     uint32_t view, shuffle;
     bool view_shuffle;
     bool delta, delta_int8;

@@ -204,6 +204,7 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i) {
     c.merge = s->sc.merge;
     c.gossip_interval_us = s->sc.interval_us;
     c.exchange_timeout_us = s->sc.timeout_us;
+    c.exchanges_max = s->forest ? 1 : s->sc.concurrent;
     c.view_max = s->sc.view;
     c.shuffle_len = s->sc.shuffle;
     c.view_shuffle = s->sc.view_shuffle;

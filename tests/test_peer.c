@@ -607,6 +607,82 @@ static void pairwise_conserves_the_sum_when_the_initiator_moved(void **state) {
     rm_peer_free(b.core);
 }
 
+static void three_in_flight(rm_peer_config *c) {
+    c->train = false;
+    c->exchanges_max = 3;
+    c->exchange_timeout_us = 10 * 1000 * 1000; /* none times out here */
+}
+
+/* exchanges_max = 3: up to three PUSHes out at once, each to a different
+ * partner; a fourth round starts nothing; replies in any order are each
+ * matched to their own exchange, and pairwise merging still conserves the
+ * sum (each slot keeps the model its PUSH carried). */
+static void concurrent_exchanges_overlap_and_conserve_the_sum(void **state) {
+    (void)state;
+    tpeer a, q[3];
+    make(&a, 1, 0.0f, false, three_in_flight);
+    for (int k = 0; k < 3; k++) {
+        make(&q[k], (uint8_t)(2 + k), 10.0f * (float)(k + 1), false, no_training);
+        link_up(&a, &q[k]);
+    }
+    double before = 0, after = 0;
+    for (int i = 0; i < N; i++)
+        before += (double)a.x[i] + q[0].x[i] + q[1].x[i] + q[2].x[i];
+    rm_action push[3];
+    int got = 0;
+    for (int round = 0; round < 50 && got < 3; round++) {
+        fire_timer(&a);
+        rm_action x;
+        while (rm_peer_poll(a.core, &x)) {
+            assert_int_equal(x.kind, RM_ACT_SEND);
+            for (int j = 0; j < got; j++) /* never two with one partner */
+                assert_memory_not_equal(x.peer, push[j].peer, RM_ID_BYTES);
+            assert_true(got < 3);
+            push[got++] = x;
+        }
+    }
+    assert_int_equal(got, 3);
+    for (int round = 0; round < 5; round++) { /* every slot is in flight */
+        fire_timer(&a);
+        expect_none(&a);
+    }
+    uint64_t now = rm_peer_next_deadline(a.core);
+    rm_action reply[3];
+    int from[3];
+    for (int k = 0; k < 3; k++) {
+        from[k] = push[k].peer[0] - 2;
+        deliver(&q[from[k]], &a, &push[k], now);
+        reply[k] = expect(&q[from[k]], RM_ACT_SEND);
+    }
+    for (int k = 2; k >= 0; k--) /* answers in another order than asked */
+        deliver(&a, &q[from[k]], &reply[k], now + 1);
+    for (int i = 0; i < N; i++)
+        after += (double)a.x[i] + q[0].x[i] + q[1].x[i] + q[2].x[i];
+    assert_float_equal(after, before, 1e-3);
+    assert_int_equal(rm_peer_get_stats(a.core)->exchanges_done, 3);
+    assert_int_equal(rm_peer_get_stats(a.core)->unexpected, 0);
+    rm_peer_free(a.core);
+    for (int k = 0; k < 3; k++)
+        rm_peer_free(q[k].core);
+    /* 1..RM_PEER_EXCHANGES_MAX, and 1 for a peer with items (one HAVE). */
+    rm_peer_config c;
+    rm_peer_config_default(&c);
+    memset(c.id, 9, RM_ID_BYTES);
+    c.params = a.x;
+    c.n = N;
+    rm_rng r;
+    rm_rng_seed(&r, 9);
+    rm_peer *p = NULL;
+    uint32_t bad[] = {0, RM_PEER_EXCHANGES_MAX + 1};
+    for (int k = 0; k < 2; k++) {
+        c.exchanges_max = bad[k];
+        assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    }
+    c.exchanges_max = 2;
+    c.items_max = 8;
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+}
+
 static void leave_sends_to_everyone_in_the_view(void **state) {
     (void)state;
     tpeer a, b, c;
@@ -1382,6 +1458,7 @@ int main(void) {
         cmocka_unit_test(a_higher_incarnation_replaces_the_old_entry),
         cmocka_unit_test(duplicated_pushes_are_merged_once),
         cmocka_unit_test(pairwise_conserves_the_sum_when_the_initiator_moved),
+        cmocka_unit_test(concurrent_exchanges_overlap_and_conserve_the_sum),
         cmocka_unit_test(leave_sends_to_everyone_in_the_view),
         cmocka_unit_test(rejoin_pulls_a_fresh_model_before_training),
         cmocka_unit_test(rejoin_gives_up_when_nobody_answers),

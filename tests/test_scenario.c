@@ -202,6 +202,7 @@ static void bad_values(void **state) {
             "steps or time", NULL);
     refused("[checkpoint]\nkeep = 0\n", "line 2", "[checkpoint] keep: '0'", NULL);
     refused("[model]\nlogit_adjust = -1\n", "line 2", "[model] logit_adjust: '-1'", NULL);
+    refused("[gossip]\nconcurrent = 17\n", "line 2", "[gossip] concurrent: '17'", NULL);
     refused("[checkpoint]\nevery = soon\n", "line 2", "[checkpoint] every", NULL);
     refused("[link]\nlatency = lognorm:80\n", "line 2", "[link] latency: 'lognorm:80'",
             "is not a distribution", "unknown distribution 'lognorm'", NULL);
