@@ -261,6 +261,10 @@ static void write_all(int fd, const uint8_t *p, size_t n) {
 
 /* The merges count of the last status line in the file at path. */
 static long last_merges(const char *path) {
+    FILE *f = fopen(path, "r"); /* the node may not have started yet */
+    if (!f)
+        return -1;
+    fclose(f);
     slurp(path);
     const char *at = NULL;
     for (const char *q = strstr(out, " merges "); q; q = strstr(q + 1, " merges "))
