@@ -650,6 +650,8 @@ void rm_peer_free(rm_peer *p) {
     free(p->bases);
     if (p->own_scratch)
         free(p->scratch);
+    for (uint32_t i = 0; i < p->nseeds; i++)
+        free(p->seeds[i].addr);
     free(p->seeds);
     for (uint32_t i = 0; i < p->nex; i++)
         free(p->ex[i].sent);
@@ -669,19 +671,31 @@ rm_err rm_peer_add_seed(rm_peer *p, const uint8_t id[RM_ID_BYTES],
     /* At most seeds_max are kept, a uniform sample of those added
      * (reservoir sampling): memory per peer stays small with many seeds. */
     struct rm_seed *sd;
+    size_t len = addr ? rm_strnlen(addr, RM_PEER_ADDR_MAX) : 0;
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return RM_ENOMEM;
+    rm_copy_short(copy, addr ? addr : "", len);
+    copy[len] = '\0';
     p->seeds_seen++;
     if (p->nseeds < p->cfg.seeds_max) {
-        if (!(sd = realloc(p->seeds, (p->nseeds + 1) * sizeof *sd)))
+        if (!(sd = realloc(p->seeds, (p->nseeds + 1) * sizeof *sd))) {
+            free(copy);
             return RM_ENOMEM;
+        }
         p->seeds = sd;
         sd += p->nseeds++;
+        sd->addr = NULL;
     } else {
         uint64_t k = rm_rng_below(&p->rng, p->seeds_seen);
         sd = k < p->nseeds ? &p->seeds[k] : NULL;
     }
     if (sd) {
         memcpy(sd->id, id, RM_ID_BYTES);
-        copy_addr(sd->addr, addr);
+        free(sd->addr);
+        sd->addr = copy;
+    } else {
+        free(copy);
     }
     return rm_view_learn(&p->view, id, addr, incarnation, 0, false) ? RM_OK
                                                                    : RM_ETOO_LARGE;

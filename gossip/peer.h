@@ -55,6 +55,11 @@ typedef struct {
                                       call; may be shared by peers driven on
                                       one thread; NULL: the core allocates */
     rm_merge_rule merge;
+    uint32_t exchanges_max;        /* exchanges of its own in flight at once,
+                                      1..RM_PEER_EXCHANGES_MAX (default 1): on
+                                      a link whose round trip is longer than
+                                      the interval, more than one keeps the
+                                      gossip rate up. 1 with items */
     rm_time_us gossip_interval_us; /* one exchange started per interval */
     rm_time_us exchange_timeout_us;/* a reply later than this is a miss */
     uint32_t view_max;             /* V */
@@ -96,11 +101,6 @@ typedef struct {
      * shell with a pool that hands back the buffer it was last given gets
      * a cache-hot one for the next frame the core encodes; with malloc, a
      * 4 KB frame came back cold, and writing it cost a miss per line. */
-    uint32_t exchanges_max;        /* exchanges of its own in flight at once,
-                                      1..RM_PEER_EXCHANGES_MAX (default 1): on
-                                      a link whose round trip is longer than
-                                      the interval, more than one keeps the
-                                      gossip rate up. 1 with items */
     void *(*frame_alloc)(void *ctx, size_t len);
     void (*frame_free)(void *ctx, void *bytes);
     void *frame_ctx;

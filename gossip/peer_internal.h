@@ -59,28 +59,29 @@ struct rm_peer {
     uint64_t clock;          /* counts base uses */
     bool stepping, training, gossip_due;
     bool rejoining;          /* waiting for a fresh model (cfg.rejoin) */
+    bool own_scratch;
     uint32_t rejoin_left;    /* rounds left to wait for it */
     rm_time_us next_gossip;
     peer_exchange *ex;       /* (nex) exchanges we started: &ex1, or an array */
     uint32_t nex;            /* cfg.exchanges_max */
+    uint32_t nseeds;
     peer_exchange ex1;
     rm_pending *pending;     /* (cfg.pending_max), allocated on first use */
     struct rm_seed {         /* the bootstrap peers, kept to re-contact */
         uint8_t id[RM_ID_BYTES];
-        char addr[RM_PEER_ADDR_MAX + 1];
+        char *addr;          /* malloc'd, its length: a fixed 48 bytes was a
+                                tenth of a 10,000-peer run's cores */
     } *seeds;
-    uint32_t nseeds;
     uint64_t seeds_seen;     /* seeds ever added */
     uint32_t rounds;         /* gossip rounds started */
     uint32_t npending;
     rm_action *out;          /* FIFO of actions: out[head .. len) */
     uint32_t out_head, out_len, out_cap;
-    rm_base *bases;          /* (cfg.delta_bases_max) when deltas are on */
     uint32_t nbases;
+    rm_base *bases;          /* (cfg.delta_bases_max) when deltas are on */
     float *scratch;          /* (n): a decoded incoming model */
     const uint8_t *y;        /* the incoming model being merged: n native
                                 floats, in scratch or (zero copy) in the frame */
-    bool own_scratch;
     float *dscratch;         /* (n): an outgoing delta */
     int8_t *qscratch;        /* (n): its int8 form */
     float *sscratch;         /* (n / chunk + 1): its scales */

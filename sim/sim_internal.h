@@ -35,19 +35,19 @@ typedef struct {
     uint8_t id[RM_ID_BYTES];
     char addr[16];
     uint64_t incarnation;
-    uint32_t generation;      /* ++ on crash: older events are stale */
     uint64_t timer_at;        /* the timer event in the heap, or RM_NEVER */
     double speed, slow;       /* step time multipliers: device, SLOW faults */
-    bool up;
-    bool churning;
     uint64_t churn_epoch;
     const rm_fault *churn;
-    uint8_t side;             /* partition side: 0, 1 or SIDE_BRIDGE */
     uint64_t refused_before;  /* refusals counted by earlier lives */
     struct rm_store *store;   /* its checkpoints; NULL until the first */
     uint64_t ckpt_at;         /* virtual time of its next checkpoint */
+    uint32_t generation;      /* ++ on crash: older events are stale */
+    bool up;
+    bool churning;
+    uint8_t side;             /* partition side: 0, 1 or SIDE_BRIDGE */
     bool ckpt_dirty;          /* a forest peer got trees since its last one */
-} sim_peer;
+} sim_peer; /* (fields ordered so that 10,000 of them leave no holes) */
 
 /* What only a training peer has (kept apart: 10,000 averaging peers do
  * without it). */
