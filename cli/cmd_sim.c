@@ -131,6 +131,10 @@ static bool save_model(const rm_sim *sim, const char *spec, const char *path, bo
     rm_diag d = {{0}};
     rm_err err;
     const rm_forest *f = rm_sim_peer_forest(sim, i);
+    if (!f && strncmp(spec, "forest", 6) == 0) {
+        rm_cli_error("sim", "--save %s: peer %u holds no forest", path, i);
+        return false;
+    }
     if (f) {
         uint8_t *blob = NULL;
         size_t len = 0;
