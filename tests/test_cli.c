@@ -95,12 +95,15 @@ static void cluster_of_two_peers(void **state) {
     int port = 20000 + (int)(getpid() % 20000);
     int rc = run_rumor(out, sizeof out,
                        "cluster --peers 2 --data %s --model mlp:2-8-3 --steps 300 "
-                       "--batch 16 --lr 0.01 --interval 20 --port %d --dir %s --json",
+                       "--batch 16 --lr 0.03 --interval 20 --port %d --dir %s --json",
                        path, port, dir);
     if (rc != 0)
         fail_msg("rumor cluster failed (%d): %s", rc, out);
     assert_int_equal((int)json_number(out, "finished"), 2);
-    assert_true(json_number(out, "mean_test_accuracy") > 0.9);
+    /* (lr 0.03: at 0.01, 300 steps left the loss near 0.5 and the accuracy
+     * anywhere from 95% to, once in CI, under 90%.) */
+    if (!(json_number(out, "mean_test_accuracy") > 0.9))
+        fail_msg("the peers did not learn the blobs: %s", out);
     assert_true(json_number(out, "bytes_sent") > 0);
 }
 
