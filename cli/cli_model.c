@@ -64,13 +64,13 @@ void rm_cli_model_free(rm_cli_model *m) {
 }
 
 bool rm_cli_model_fits(const char *cmd, const rm_cli_model *m,
-                       const rm_dataset *ds, const char *src) {
+                       const rm_dataset *ds, const char *src, bool labels) {
     if (ds->d != m->features) {
         rm_cli_error(cmd, "%s: %zu features per row, but the model (%s) takes %u",
                      src, ds->d, m->descriptor, m->features);
         return false;
     }
-    if (ds->classes > m->classes) {
+    if (labels && ds->classes > m->classes) {
         rm_cli_error(cmd, "%s: labels go up to %u, but the model (%s) knows %u "
                           "classes (0..%u)", src, ds->classes - 1, m->descriptor,
                      m->classes, m->classes - 1);

@@ -44,9 +44,10 @@ int rm_cli_model_args(const char *cmd, const char *usage, const char *flag, int 
 
 void rm_cli_model_free(rm_cli_model *m);
 
-/* Checks that ds fits the model (width, labels); prints why not. */
+/* Checks that ds fits the model: its width, and with `labels` its labels
+ * too (predict ignores them); prints why not. */
 bool rm_cli_model_fits(const char *cmd, const rm_cli_model *m,
-                       const rm_dataset *ds, const char *src);
+                       const rm_dataset *ds, const char *src, bool labels);
 
 /* Scores of rows [first, first + rows) of ds into out (rows, classes):
  * probabilities, or an SVM's decision values; rows <= RM_CLI_MODEL_BATCH.

@@ -119,7 +119,7 @@ int rm_cmd_eval(int argc, char **argv) {
     rm_eval_result r = {0};
     int code = RM_EXIT_FAIL;
     if (!rm_cli_load_rows(cmd, data, RM_CLI_ROWS_TEST, m.features, &ds) ||
-        !rm_cli_model_fits(cmd, &m, &ds, data) ||
+        !rm_cli_model_fits(cmd, &m, &ds, data, true) ||
         !rm_cli_model_evaluate(cmd, &m, &ds, &r))
         goto out;
     if (json)

@@ -43,13 +43,9 @@ int rm_cmd_predict(int argc, char **argv) {
         rm_cli_error(cmd, "out of memory");
         goto out;
     }
-    if (!rm_cli_load_rows(cmd, data, RM_CLI_ROWS_TEST, m.features, &ds))
+    if (!rm_cli_load_rows(cmd, data, RM_CLI_ROWS_TEST, m.features, &ds) ||
+        !rm_cli_model_fits(cmd, &m, &ds, data, false))
         goto out;
-    if (ds.d != m.features) {
-        rm_cli_error(cmd, "%s: %zu features per row, but the model (%s) takes %u",
-                     data, ds.d, m.descriptor, m.features);
-        goto out;
-    }
     if (proba && !m.proba)
         fprintf(stderr, "rumor predict: %s has no probabilities: printing its "
                         "decision values\n", m.descriptor);
