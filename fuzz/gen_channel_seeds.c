@@ -6,10 +6,11 @@
 #include <stdio.h>
 
 #include "channel_fixture.h"
+#include "seed_file.h"
 
 static uint8_t seed[1 << 14];
 static size_t seed_len;
-static int nfiles, bad;
+static int bad;
 static uint8_t cipher_bit; /* 4 for AES-256-GCM seeds, 0 for secretstream */
 
 static void begin(uint8_t mode, uint8_t knob) {
@@ -26,15 +27,7 @@ static void add(const uint8_t *p, size_t n) {
 }
 
 static void finish(const char *dir) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/seed_%02d", dir, nfiles++);
-    FILE *f = fopen(path, "wb");
-    if (!f) {
-        bad = 1;
-        return;
-    }
-    size_t w = fwrite(seed, 1, seed_len, f);
-    if (fclose(f) != 0 || w != seed_len)
+    if (fx_write_seed(dir, NULL, 0, seed, seed_len))
         bad = 1;
 }
 

@@ -8,9 +8,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <zlib.h>
+#include "seed_file.h"
 
 static const char *dir;
-static int nfiles, bad;
+static int bad;
 
 /* The selector byte: reader 0..3 in bits 0-1, its argument above. */
 #define SEL_IDX 0
@@ -18,18 +19,8 @@ static int nfiles, bad;
 #define SEL_LIBSVM(features) (2 | ((features) ? (features) << 3 : 4))
 #define SEL_CSV(label_col) (3 | ((label_col) + 31) << 2)
 
-static void put(uint8_t sel, const uint8_t *a, size_t an, const uint8_t *b,
-                size_t bn) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/seed_%02d", dir, nfiles++);
-    FILE *fp = fopen(path, "wb");
-    if (!fp) {
-        bad = 1;
-        return;
-    }
-    size_t w = fwrite(&sel, 1, 1, fp) + fwrite(a, 1, an, fp) +
-               (bn ? fwrite(b, 1, bn, fp) : 0);
-    if (fclose(fp) != 0 || w != 1 + an + bn)
+static void put(uint8_t sel, const uint8_t *a, size_t an) {
+    if (fx_write_seed(dir, &sel, 1, a, an))
         bad = 1;
 }
 
@@ -66,12 +57,12 @@ static size_t idx(uint8_t *b, int ndims, const uint32_t *dims) {
 static void put_text(uint8_t sel, const char *text) {
     static uint8_t z[1024];
     size_t n = strlen(text);
-    put(sel, (const uint8_t *)text, n, NULL, 0);
+    put(sel, (const uint8_t *)text, n);
     size_t zn = gzip((const uint8_t *)text, n, z, sizeof z);
     if (!zn)
         bad = 1;
     else
-        put(sel, z, zn, NULL, 0);
+        put(sel, z, zn);
 }
 
 int main(int argc, char **argv) {
@@ -86,12 +77,12 @@ int main(int argc, char **argv) {
     static const uint32_t dims[4][4] = {{5}, {2, 3}, {2, 2, 3}, {1, 2, 2, 2}};
     for (int k = 0; k < 4; k++) {
         size_t n = idx(b, k + 1, dims[k]);
-        put(SEL_IDX, b, n, NULL, 0);
+        put(SEL_IDX, b, n);
         size_t zn = gzip(b, n, z, sizeof z);
         if (!zn)
             bad = 1;
         else
-            put(SEL_IDX, z, zn, NULL, 0);
+            put(SEL_IDX, z, zn);
     }
 
     /* IDX pairs: 3 images of 2x2 (and flat 3x4), 3 labels; classes 0
@@ -103,8 +94,7 @@ int main(int argc, char **argv) {
         uint8_t *l = pair + 2 + in;
         size_t ln = idx(l, 1, lab);
         l[8] = 0, l[9] = 2, l[10] = 1; /* labels 0, 2, 1 */
-        put((uint8_t)(k < 2 ? SEL_PAIR(0) : SEL_PAIR(10)), pair, 2 + in + ln, NULL,
-            0);
+        put((uint8_t)(k < 2 ? SEL_PAIR(0) : SEL_PAIR(10)), pair, 2 + in + ln);
     }
     /* and a gzip images file with a plain labels file */
     {
@@ -119,7 +109,7 @@ int main(int argc, char **argv) {
             memmove(both + 2 + zn, both, ln);
             memcpy(both, len2, 2);
             memcpy(both + 2, z, zn);
-            put(SEL_PAIR(0), both, 2 + zn + ln, NULL, 0);
+            put(SEL_PAIR(0), both, 2 + zn + ln);
         }
     }
 

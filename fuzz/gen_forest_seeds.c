@@ -8,19 +8,8 @@
 #include <string.h>
 
 #include "models/forest.h"
+#include "seed_file.h"
 
-static int nfiles;
-
-static int write_seed(const char *dir, uint8_t kind, const uint8_t *blob,
-                      size_t len) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/seed_%02d", dir, nfiles++);
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return -1;
-    int ok = fwrite(&kind, 1, 1, fp) == 1 && fwrite(blob, 1, len, fp) == len;
-    return fclose(fp) == 0 && ok ? 0 : -1;
-}
 
 /* Grows 2 small trees on n random rows of d features and writes them. */
 static int seeds(const char *dir, rm_dtype dtype, uint32_t classes, uint64_t seed) {
@@ -51,14 +40,14 @@ static int seeds(const char *dir, rm_dtype dtype, uint32_t classes, uint64_t see
         uint8_t *blob;
         size_t len;
         if (rm_tree_grow_nth(&t, b, &c, seed, i, NULL) ||
-            rm_tree_encode(t, &blob, &len) || write_seed(dir, 0, blob, len) ||
+            rm_tree_encode(t, &blob, &len) || fx_write_seed(dir, &(uint8_t){0}, 1, blob, len) ||
             rm_forest_add(f, t))
             return -1;
         free(blob);
     }
     uint8_t *blob;
     size_t len;
-    if (rm_forest_encode(f, &blob, &len) || write_seed(dir, 1, blob, len))
+    if (rm_forest_encode(f, &blob, &len) || fx_write_seed(dir, &(uint8_t){1}, 1, blob, len))
         return -1;
     free(blob);
     rm_forest_free(f);

@@ -8,21 +8,14 @@
 #include <string.h>
 
 #include "checkpoint/snapshot.h"
+#include "seed_file.h"
 
 static uint8_t buf[1 << 12];
-static int nfiles;
-
 static int write_snapshot(const char *dir, const rm_snapshot *s) {
     size_t len = rm_snapshot_size(s);
     if (len == 0 || len > sizeof buf || rm_snapshot_write(s, buf, len) != RM_OK)
         return -1;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/seed_%02d", dir, nfiles++);
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return -1;
-    size_t w = fwrite(buf, 1, len, fp);
-    return fclose(fp) == 0 && w == len ? 0 : -1;
+    return fx_write_seed(dir, NULL, 0, buf, len);
 }
 
 int main(int argc, char **argv) {

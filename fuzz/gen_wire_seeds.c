@@ -6,22 +6,15 @@
 #include <string.h>
 
 #include "gossip/wire.h"
+#include "seed_file.h"
 
 static uint8_t buf[1 << 14];
 static rm_frame f;
-static int nfiles;
-
 static int write_frame(const char *dir) {
     size_t len;
     if (rm_wire_encode(&f, buf, sizeof buf, &len) != RM_OK)
         return -1;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/seed_%02d", dir, nfiles++);
-    FILE *fp = fopen(path, "wb");
-    if (!fp)
-        return -1;
-    size_t w = fwrite(buf, 1, len, fp);
-    return fclose(fp) == 0 && w == len ? 0 : -1;
+    return fx_write_seed(dir, NULL, 0, buf, len);
 }
 
 static void entry(rm_wire_entry *e, uint8_t idb, const char *addr) {
