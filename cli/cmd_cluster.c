@@ -42,6 +42,9 @@ static const char usage[] =
     "  --split iid|label-skew, --alpha A   how the shards are dealt (iid)\n"
     "  --merge RULE       pairwise | age | pushsum (pairwise)\n"
     "  --interval MS      gossip interval (50)\n"
+    "  --steps-per-merge N\n"
+    "                     bounded staleness: a peer waits for a partner's model\n"
+    "                     after N steps without one (0: never; see rumor node)\n"
     "  --port P           first port; peer i listens on P + i (7400)\n"
     "  --dir DIR          keys, allow-list and logs (out/cluster)\n"
     "  --seed S           (1)\n"
@@ -51,6 +54,7 @@ static const char usage[] =
 typedef struct {
     int peers, port, epochs, batch, steps;
     const char *data, *model, *split, *merge, *dir, *lr, *dropout, *alpha, *interval;
+    const char *steps_per_merge;
     uint64_t seed;
     bool json;
 } cluster_args;
@@ -154,6 +158,7 @@ static pid_t spawn_peer(const cluster_args *a, int i, char hex[][RM_KEY_HEX_CHAR
     argv[k++] = "--steps";     argv[k++] = epochs_steps;
     argv[k++] = "--interval";  argv[k++] = (char *)a->interval;
     argv[k++] = "--merge";     argv[k++] = (char *)a->merge;
+    argv[k++] = "--steps-per-merge"; argv[k++] = (char *)a->steps_per_merge;
     argv[k++] = "--seed";      argv[k++] = seed;
     argv[k++] = "--eval-rows"; argv[k++] = "10000";
     argv[k++] = "--status";    argv[k++] = "1000";
@@ -184,12 +189,13 @@ static int parse(int argc, char **argv, cluster_args *a) {
         {"interval", required_argument, 0, 'i'}, {"port", required_argument, 0, 'p'},
         {"dir", required_argument, 0, 'o'}, {"seed", required_argument, 0, 'S'},
         {"steps", required_argument, 0, 'T'},
+        {"steps-per-merge", required_argument, 0, 'W'},
         {"json", no_argument, 0, 'j'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     *a = (cluster_args){.peers = 0, .port = 7400, .epochs = 5, .batch = 32,
                         .data = "fashion-mnist", .model = "mlp:784-128-10",
                         .split = "iid", .merge = "pairwise", .dir = "out/cluster",
                         .lr = "0.002", .dropout = "0.2", .alpha = "0.5",
-                        .interval = "50", .seed = 1};
+                        .interval = "50", .steps_per_merge = "0", .seed = 1};
     uint64_t u;
     int ch;
     optind = 1;
@@ -232,6 +238,7 @@ static int parse(int argc, char **argv, cluster_args *a) {
         case 'a': a->alpha = optarg; break;
         case 'M': a->merge = optarg; break;
         case 'i': a->interval = optarg; break;
+        case 'W': a->steps_per_merge = optarg; break;
         case 'o': a->dir = optarg; break;
         case 'j': a->json = true; break;
         case 'h': fputs(usage, stdout); return RM_EXIT_OK;

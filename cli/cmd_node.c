@@ -59,6 +59,9 @@ static const char usage[] =
     "  --merge RULE          pairwise | age | pushsum (pairwise)\n"
     "  --concurrent K        exchanges of its own in flight at once (1; up to 16):\n"
     "                        above 1 on links whose round trip exceeds --interval\n"
+    "  --steps-per-merge N   bounded staleness: after N steps with no partner's\n"
+    "                        model merged, wait for one (0: never wait)\n"
+    "  --merge-wait-ms MS    ... but at most MS, then train on (1000)\n"
     "run:\n"
     "  --seed S              seed: shards (all nodes must agree) and init (1)\n"
     "  --status MS           status line period (2000; 0: none)\n"
@@ -85,6 +88,7 @@ typedef struct {
     rm_node_seed seeds[RM_NODE_SEEDS_MAX];
     uint32_t nseeds;
     uint64_t shard, shards, batch, steps, interval_ms, concurrent, seed, status_ms, eval_rows;
+    uint64_t steps_per_merge, merge_wait_ms;
     uint64_t handshake_timeout_ms, idle_timeout_ms;
     rm_merge_rule merge;
     char model[128];
@@ -95,7 +99,8 @@ typedef struct {
 
 enum { OPT_LISTEN = 256, OPT_KEY, OPT_ALLOW, OPT_NETKEY, OPT_SEED_PEER, OPT_DATA,
        OPT_TEST, OPT_TEST_FRACTION, OPT_SHARD, OPT_SPLIT, OPT_ALPHA, OPT_MODEL,
-       OPT_DROPOUT, OPT_LOGIT_ADJUST, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_CONCURRENT, OPT_MERGE, OPT_SEED,
+       OPT_DROPOUT, OPT_LOGIT_ADJUST, OPT_LR, OPT_BATCH, OPT_STEPS, OPT_INTERVAL, OPT_CONCURRENT,
+       OPT_STEPS_PER_MERGE, OPT_MERGE_WAIT, OPT_MERGE, OPT_SEED,
        OPT_STATUS, OPT_EVAL_ROWS, OPT_MAX_SECONDS, OPT_LINGER, OPT_JSON,
        OPT_HANDSHAKE_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_CKPT_DIR, OPT_CKPT_EVERY,
        OPT_CKPT_EVERY_MS, OPT_CKPT_KEEP, OPT_CKPT_SYNC, OPT_DISCARD_CORRUPT };
@@ -123,6 +128,8 @@ static const struct option options[] = {
     {"interval", required_argument, 0, OPT_INTERVAL},
     {"merge", required_argument, 0, OPT_MERGE},
     {"concurrent", required_argument, 0, OPT_CONCURRENT},
+    {"steps-per-merge", required_argument, 0, OPT_STEPS_PER_MERGE},
+    {"merge-wait-ms", required_argument, 0, OPT_MERGE_WAIT},
     {"seed", required_argument, 0, OPT_SEED},
     {"status", required_argument, 0, OPT_STATUS},
     {"eval-rows", required_argument, 0, OPT_EVAL_ROWS},
@@ -154,6 +161,7 @@ static int parse_args(int argc, char **argv, node_args *a) {
     a->batch = 32;
     a->interval_ms = 200;
     a->concurrent = 1;
+    a->merge_wait_ms = 1000;
     a->seed = 1;
     a->status_ms = 2000;
     a->eval_rows = 1000;
@@ -276,6 +284,16 @@ static int parse_args(int argc, char **argv, node_args *a) {
         case OPT_CONCURRENT:
             if (!rm_cli_parse_u64(cmd, "--concurrent", optarg, 1, RM_PEER_EXCHANGES_MAX,
                                   &a->concurrent))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_STEPS_PER_MERGE:
+            if (!rm_cli_parse_u64(cmd, "--steps-per-merge", optarg, 0, 1000000,
+                                  &a->steps_per_merge))
+                return RM_EXIT_USAGE;
+            break;
+        case OPT_MERGE_WAIT:
+            if (!rm_cli_parse_u64(cmd, "--merge-wait-ms", optarg, 1, 3600000,
+                                  &a->merge_wait_ms))
                 return RM_EXIT_USAGE;
             break;
         case OPT_MERGE: {
@@ -666,6 +684,12 @@ int rm_cmd_node(int argc, char **argv) {
     rm_rng init;
     rm_rng_seed_stream(&init, a.seed, 4);
     bool is_forest = strncmp(a.model, "forest", 6) == 0;
+    if (is_forest && a.steps_per_merge) {
+        rm_cli_error(cmd, "--steps-per-merge: a forest merges no models (its "
+                          "trees travel as items); leave it 0");
+        code = RM_EXIT_USAGE;
+        goto out;
+    }
     err = is_forest ? forest_setup(&a, &shard, &eval, &nf, &bins, &d)
                     : rm_trainer_create(&t, &tc, &shard, &init, &d);
     if (err) {
@@ -686,6 +710,8 @@ int rm_cmd_node(int argc, char **argv) {
     nc.core.exchange_timeout_us = 4 * nc.core.gossip_interval_us;
     /* A forest's trees go one HAVE exchange at a time. */
     nc.core.exchanges_max = is_forest ? 1 : (uint32_t)a.concurrent;
+    nc.core.steps_per_merge = (uint32_t)a.steps_per_merge;
+    nc.core.merge_wait_us = a.merge_wait_ms * 1000;
     nc.core.max_steps = a.steps;
     nc.core.train = true;
     /* Per node streams: the key's first bytes tell nodes apart. */
@@ -739,8 +765,7 @@ int rm_cmd_node(int argc, char **argv) {
         goto out;
     }
     const rm_peer_stats *s = &res.core;
-    uint64_t refused = s->refused_nonfinite + s->refused_shape + s->refused_norm +
-                       s->refused_stale + s->malformed;
+    uint64_t refused = rm_peer_refused(s);
     printf("done: %llu steps, %llu merges, %llu exchanges (%llu timed out), test %.2f%% "
            "(loss %.4f), %.1f s\n",
            (unsigned long long)s->steps, (unsigned long long)s->merges,

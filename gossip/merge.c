@@ -36,11 +36,11 @@ RM_HOT void rm_vec_axpby_u(float *restrict x, const uint8_t *restrict y,
 }
 
 RM_HOT void rm_vec_pairwise_u(float *restrict x, const uint8_t *restrict y,
-                              const float *restrict sent, size_t n) {
+                              const float *restrict sent, float w, size_t n) {
     for (size_t i = 0; i < n; i++) {
         float v;
         memcpy(&v, y + 4 * i, sizeof v);
-        x[i] += 0.5f * (v - sent[i]);
+        x[i] += w * (v - sent[i]);
     }
 }
 

@@ -36,10 +36,12 @@ double rm_vec_sumsq_u(const uint8_t *x, size_t n);
 /* d (n) = x - base. */
 void rm_vec_sub(float *d, const float *x, const float *base, size_t n);
 
-/* x (n) += (y - sent) / 2, y as n native floats at possibly unaligned
- * bytes: pairwise averaging for the initiator of an exchange, whose model
- * may have moved since it sent `sent`. */
-void rm_vec_pairwise_u(float *x, const uint8_t *y, const float *sent, size_t n);
+/* x (n) += w (y - sent), y as n native floats at possibly unaligned
+ * bytes: pairwise averaging (w = 1/2 for one exchange at a time) for the
+ * initiator of an exchange, whose model may have moved since it sent
+ * `sent`. */
+void rm_vec_pairwise_u(float *x, const uint8_t *y, const float *sent, float w,
+                       size_t n);
 
 /* x (n) += y. */
 void rm_vec_add(float *x, const float *y, size_t n);

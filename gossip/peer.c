@@ -22,6 +22,7 @@ void rm_peer_config_default(rm_peer_config *c) {
     c->suspect_after = 2;
     c->drop_after = 4;
     c->train = true;
+    c->merge_wait_us = 1000000;
     c->norm_ratio_max = 100.0;
     c->norm_abs_max = 1e3;
     c->stale_versions_max = 1000;
@@ -116,7 +117,7 @@ void peer_cancel_step(rm_peer *p) {
 }
 
 static void maybe_step(rm_peer *p) {
-    if (!p->training || p->stepping || p->rejoining)
+    if (!p->training || p->stepping || p->rejoining || p->merge_waiting)
         return;
     if (p->cfg.max_steps && p->st.steps >= p->cfg.max_steps)
         return;
@@ -170,14 +171,22 @@ void peer_learn_entries(rm_peer *p, const uint8_t *from, uint8_t n,
 static void send_push(rm_peer *p, peer_exchange *x, bool key_frame) {
     rm_frame f;
     uint64_t send_w = 0;
+    double weight = 0.0;
     if (p->cfg.merge == RM_MERGE_PUSHSUM && !p->rejoining) {
         send_w = p->weight / 2;
         p->weight -= send_w;
+        weight = (double)send_w;
+    } else if (p->cfg.merge == RM_MERGE_PAIRWISE && p->nex > 1) {
+        /* K exchanges in flight: each reply moves us by the share w of a
+         * difference, so K halves overshot the mean (K = 8 diverged);
+         * 1 / (K + 1) keeps the sum of our moves below one whole. One at
+         * a time sends 0, read as 1/2. */
+        weight = 1.0 / (double)(p->nex + 1);
     }
     x->sent_weight = send_w;
     f.type = RM_FRAME_PUSH;
     f.flags = p->rejoining ? RM_WIRE_FLAG_PULL : 0;
-    fill_exchange(p, &f.u.ex, x->peer, x->id, (double)send_w);
+    fill_exchange(p, &f.u.ex, x->peer, x->id, weight);
     rm_base *b = peer_find_base(p, x->peer);
     uint64_t base_id = !key_frame && b ? b->id : 0;
     f.u.ex.base = peer_fill_model(p, x->peer, base_id, &f.u.ex.model, NULL);
@@ -320,7 +329,9 @@ static void on_push(rm_peer *p, const uint8_t *from, const rm_wire_exchange *in,
         send_w = p->weight / 2;
         p->weight -= send_w;
     }
-    fill_exchange(p, &f.u.ex, from, in->exchange, (double)send_w);
+    /* Pairwise: echo the share the sender asked for, which we move by. */
+    double weight = p->cfg.merge == RM_MERGE_PAIRWISE ? in->weight : (double)send_w;
+    fill_exchange(p, &f.u.ex, from, in->exchange, weight);
     /* Reply against the base the sender used (when we hold it too); what
      * the sender will reconstruct from the reply becomes the new shared
      * base, stored here now and there when the reply arrives. */
@@ -471,6 +482,11 @@ static void queue_frame(rm_peer *p, const uint8_t *from, const uint8_t *bytes,
 }
 
 static void timers(rm_peer *p, rm_time_us now) {
+    if (p->merge_waiting && now >= p->merge_wait_until) {
+        p->merge_waiting = false;
+        p->steps_unmerged = 0;
+        p->st.merge_wait_timeouts++;
+    }
     for (uint32_t i = 0; i < p->nex; i++) {
         peer_exchange *x = &p->ex[i];
         if (x->active && now >= x->deadline) {
@@ -514,12 +530,18 @@ void rm_peer_handle(rm_peer *p, rm_time_us now, const rm_input *in) {
         p->st.samples += in->samples;
         p->age_samples += in->samples;
         p->version++;
+        p->steps_unmerged++; /* (the queued frames' merges below reset it) */
         for (uint32_t i = 0; i < p->npending; i++) {
             handle_frame(p, now, p->pending[i].peer, p->pending[i].bytes,
                          p->pending[i].len);
             frame_free(p, p->pending[i].bytes);
         }
         p->npending = 0;
+        if (p->cfg.steps_per_merge && p->steps_unmerged >= p->cfg.steps_per_merge) {
+            p->merge_waiting = true;
+            p->merge_wait_until = now + p->cfg.merge_wait_us;
+            p->st.merge_waits++;
+        }
         peer_exchange *x = p->gossip_due ? free_exchange(p) : NULL;
         if (x)
             start_exchange(p, x, now);
@@ -554,6 +576,8 @@ bool rm_peer_poll(rm_peer *p, rm_action *out) {
 
 rm_time_us rm_peer_next_deadline(const rm_peer *p) {
     rm_time_us t = p->next_gossip;
+    if (p->merge_waiting && p->merge_wait_until < t)
+        t = p->merge_wait_until;
     for (uint32_t i = 0; i < p->nex; i++)
         if (p->ex[i].active && p->ex[i].deadline < t)
             t = p->ex[i].deadline;
@@ -572,7 +596,8 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
         cfg->delta_chunk == 0 || (cfg->delta && cfg->delta_bases_max == 0) ||
         cfg->pending_max == 0 || cfg->exchanges_max == 0 ||
         cfg->exchanges_max > RM_PEER_EXCHANGES_MAX ||
-        (cfg->items_max && cfg->exchanges_max > 1)) /* one HAVE open at a time */
+        (cfg->items_max && cfg->exchanges_max > 1) || /* one HAVE open at a time */
+        (cfg->steps_per_merge && (!cfg->n || cfg->merge_wait_us == 0)))
         return RM_EINVAL;
     rm_peer *p = calloc(1, sizeof *p);
     if (!p)
@@ -736,6 +761,11 @@ void rm_peer_prefetch(const rm_peer *p) {
 }
 
 const rm_peer_stats *rm_peer_get_stats(const rm_peer *p) { return &p->st; }
+
+uint64_t rm_peer_refused(const rm_peer_stats *s) {
+    return s->refused_nonfinite + s->refused_shape + s->refused_norm + s->refused_stale +
+           s->refused_weight + s->malformed;
+}
 uint64_t rm_peer_weight(const rm_peer *p) { return p->weight; }
 const rm_rng *rm_peer_rng(const rm_peer *p) { return &p->rng; }
 bool rm_peer_rejoining(const rm_peer *p) { return p->rejoining; }

@@ -68,6 +68,13 @@ typedef struct {
     uint32_t suspect_after;        /* missed exchanges before suspicion */
     uint32_t drop_after;           /* missed exchanges before dropping */
     bool train;                    /* keep asking for training steps */
+    uint32_t steps_per_merge;      /* bounded staleness: after this many steps
+                                      with no partner's model merged, wait for
+                                      one before the next step; 0: never wait
+                                      (fully asynchronous) */
+    rm_time_us merge_wait_us;      /* ... but at most this long, then take
+                                      steps_per_merge more (a peer with no
+                                      partner still trains) */
     uint64_t max_steps;            /* stop training after this many; 0: never */
     double norm_ratio_max;         /* refuse ||y|| > ratio*||x|| + norm_abs_max; 0: off */
     double norm_abs_max;
@@ -107,6 +114,7 @@ typedef struct {
 } rm_peer_config;
 
 /* Defaults: pairwise merge, 100 ms interval, timeout 4 intervals, V = 16,
+ * fully asynchronous steps (a 1 s wait when steps_per_merge is set),
  * 4 entries per exchange, shuffle on, suspect after 2 misses, drop after 4,
  * training on, norm bound 100x + 1e3, stale bound 1000 versions, deltas off,
  * int8 chunk 256, 16 bases, 32 pending frames, a seed every 20 rounds,
@@ -169,7 +177,13 @@ typedef struct {
     uint64_t items_in;       /* items received that the core lacked (RM_ACT_ITEM) */
     uint64_t items_out;      /* items sent in ITEMS frames */
     uint64_t items_dup;      /* items received that it held already */
+    uint64_t refused_weight; /* pairwise frames asking for a share above 1/2 */
+    uint64_t merge_waits;    /* times it stopped training to wait for a merge */
+    uint64_t merge_wait_timeouts; /* ... and trained on without one */
 } rm_peer_stats;
+
+/* Frames refused for any reason, malformed ones included. */
+uint64_t rm_peer_refused(const rm_peer_stats *s);
 
 typedef struct rm_peer rm_peer;
 

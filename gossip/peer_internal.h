@@ -58,6 +58,8 @@ struct rm_peer {
     uint64_t age_samples;    /* samples behind the model (age merge) */
     uint64_t clock;          /* counts base uses */
     bool stepping, training, gossip_due;
+    bool merge_waiting;      /* steps_per_merge reached: no step until a
+                                merge or merge_wait_until */
     bool rejoining;          /* waiting for a fresh model (cfg.rejoin) */
     bool own_scratch;
     uint32_t rejoin_left;    /* rounds left to wait for it */
@@ -74,6 +76,8 @@ struct rm_peer {
     } *seeds;
     uint64_t seeds_seen;     /* seeds ever added */
     uint32_t rounds;         /* gossip rounds started */
+    uint32_t steps_unmerged; /* steps since a partner's model was merged */
+    rm_time_us merge_wait_until;
     uint32_t npending;
     rm_action *out;          /* FIFO of actions: out[head .. len) */
     uint32_t out_head, out_len, out_cap;

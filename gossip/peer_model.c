@@ -142,6 +142,10 @@ peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
         p->st.refused_norm++;
         return MODEL_REFUSED;
     }
+    if (p->cfg.merge == RM_MERGE_PAIRWISE && !(ex->weight >= 0.0 && ex->weight <= 0.5)) {
+        p->st.refused_weight++; /* a share beyond 1/2 would overshoot */
+        return MODEL_REFUSED;
+    }
     rm_view_entry *e = rm_view_find(&p->view, from);
     if (e) {
         if (p->cfg.stale_versions_max &&
@@ -155,23 +159,37 @@ peer_model_status peer_take_model(rm_peer *p, const uint8_t *from,
     return MODEL_OK;
 }
 
+/* Counts a partner's model merged; a peer waiting for one (steps_per_merge)
+ * may step again. */
+static void merged(rm_peer *p) {
+    p->version++;
+    p->st.merges++;
+    p->steps_unmerged = 0;
+    p->merge_waiting = false;
+}
+
 /* Merges p->y (the model `ex` carried) into the parameters. `sent`: this is
  * the reply to our own PUSH, which carried that model (NULL otherwise).
- * Pairwise averaging then moves our model by half the difference between
- * the reply and what we sent, not
- * what we hold now: the responder moved by exactly the opposite, so the
- * sum over the swarm is conserved even when our model changed in between
- * (a step, another exchange). Averaging to the current model instead let
- * the agreed value drift up to 5% of the spread with 20 ms links. */
+ * Pairwise averaging then moves our model by the share w (1/2 with one
+ * exchange in flight) of the difference between the reply and what we
+ * sent, not what we hold now: the responder moved by exactly the opposite,
+ * so the sum over the swarm is conserved even when our model changed in
+ * between (a step, another exchange). Averaging to the current model
+ * instead let the agreed value drift up to 5% of the spread with 20 ms
+ * links. */
 void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, const float *sent) {
-    if (p->cfg.merge == RM_MERGE_PAIRWISE && sent) {
-        rm_vec_pairwise_u(p->cfg.params, p->y, sent, p->cfg.n);
-        p->version++;
-        p->st.merges++;
-        return;
-    }
     float a = 0.5f, b = 0.5f;
-    if (p->cfg.merge == RM_MERGE_AGE) {
+    if (p->cfg.merge == RM_MERGE_PAIRWISE) {
+        /* The PUSH names the share both sides move by (0: one half), and
+         * its reply echoes it. */
+        b = ex->weight == 0.0 ? 0.5f : (float)ex->weight;
+        a = 1.0f - b;
+        if (sent) {
+            rm_vec_pairwise_u(p->cfg.params, p->y, sent, b, p->cfg.n);
+            merged(p);
+            return;
+        }
+    } else if (p->cfg.merge == RM_MERGE_AGE) {
         double sx = (double)p->age_samples, sy = (double)ex->samples;
         if (sx + sy > 0.0) {
             a = (float)(sx / (sx + sy));
@@ -189,8 +207,7 @@ void peer_merge_model(rm_peer *p, const rm_wire_exchange *ex, const float *sent)
         p->weight = total;
     }
     rm_vec_axpby_u(p->cfg.params, p->y, a, b, p->cfg.n);
-    p->version++;
-    p->st.merges++;
+    merged(p);
 }
 
 /* A rejoining peer's merge of the fresh model it pulled: each side weighs
@@ -202,8 +219,7 @@ void peer_merge_stale(rm_peer *p, const rm_wire_exchange *ex) {
     rm_vec_axpby_u(p->cfg.params, p->y, a, 1.0f - a, p->cfg.n);
     if (ex->samples > p->age_samples)
         p->age_samples = ex->samples;
-    p->version++;
-    p->st.merges++;
+    merged(p);
 }
 
 /* Stores p->y as the base shared with `peer` under `id`. */

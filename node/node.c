@@ -789,11 +789,6 @@ static uint32_t count_conns(node *n, bool open_only) {
     return k;
 }
 
-static uint64_t refused(const rm_peer_stats *s) {
-    return s->refused_nonfinite + s->refused_shape + s->refused_norm + s->refused_stale +
-           s->malformed;
-}
-
 static void status_line(node *n) {
     n->last_status_ms = uv_now(n->loop);
     evaluate(n);
@@ -813,7 +808,7 @@ static void status_line(node *n) {
                 count_conns(n, true), (unsigned long long)s->merges,
                 (unsigned long long)n->res->wire_bytes_in,
                 (unsigned long long)n->res->wire_bytes_out,
-                (unsigned long long)refused(s), (unsigned long long)n->res->frames_dropped);
+                (unsigned long long)rm_peer_refused(s), (unsigned long long)n->res->frames_dropped);
         fflush(n->cfg->log);
     }
 }

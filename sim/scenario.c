@@ -35,6 +35,7 @@ void rm_scenario_default(rm_scenario *s) {
     s->interval_us = 100000;
     s->timeout_us = 400000;
     s->concurrent = 1;
+    s->merge_wait_us = 1000000;
     s->view = 16;
     s->shuffle = 4;
     s->view_shuffle = true;
@@ -357,6 +358,13 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
     }
     if (KEY("concurrent"))
         return scn_parse_u32(v, 1, RM_PEER_EXCHANGES_MAX, &s->concurrent);
+    if (KEY("steps_per_merge"))
+        return scn_parse_u32(v, 0, 1000000, &s->steps_per_merge);
+    if (KEY("merge_wait")) {
+        if ((why = scn_parse_dur(v, &s->merge_wait_us)))
+            return why;
+        return s->merge_wait_us ? NULL : "must be above 0";
+    }
     if (KEY("view"))
         return scn_parse_u32(v, 1, 4096, &s->view);
     if (KEY("shuffle"))
@@ -376,7 +384,8 @@ static const char *gossip_key(rm_scenario *s, const char *key, const char *v) {
     }
     if (KEY("norm_ratio"))
         return scn_parse_real(v, 0.0, 1e12, &s->norm_ratio);
-    return "is not a key of [gossip] (merge, interval, timeout, concurrent, view, shuffle, "
+    return "is not a key of [gossip] (merge, interval, timeout, concurrent, "
+           "steps_per_merge, merge_wait, view, shuffle, "
            "view_shuffle, delta, norm_ratio)";
 }
 

@@ -90,6 +90,8 @@ typedef struct {
     rm_merge_rule merge;
     uint64_t interval_us, timeout_us;
     uint32_t concurrent;      /* exchanges a peer keeps in flight at once */
+    uint32_t steps_per_merge; /* bounded staleness (rm_peer_config); 0: off */
+    uint64_t merge_wait_us;
     uint32_t view, shuffle;
     bool view_shuffle;
     bool delta, delta_int8;

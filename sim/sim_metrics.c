@@ -6,15 +6,11 @@
 #include <math.h>
 #include <string.h>
 
-/* Forests refuse bad trees in the shell (s->items_refused), not the core. */
-static uint64_t refused(const rm_peer_stats *st) {
-    return st->refused_nonfinite + st->refused_shape + st->refused_norm +
-           st->refused_stale + st->malformed;
-}
+/* (Forests refuse bad trees in the shell, s->items_refused, not the core.) */
 
 void sim_peer_retire_stats(rm_sim *s, uint32_t i) {
     if (s->peer[i].core)
-        s->refused_dead += refused(rm_peer_get_stats(s->peer[i].core));
+        s->refused_dead += rm_peer_refused(rm_peer_get_stats(s->peer[i].core));
 }
 
 /* One pass: mean_i ||x_i - m||^2 = mean_i ||x_i||^2 - ||m||^2, in double
@@ -98,7 +94,7 @@ void sim_metrics_sample(rm_sim *s, bool final) {
     uint64_t r = s->refused_dead + s->items_refused;
     for (uint32_t i = 0; i < s->sc.peers; i++)
         if (s->peer[i].up)
-            r += refused(rm_peer_get_stats(s->peer[i].core));
+            r += rm_peer_refused(rm_peer_get_stats(s->peer[i].core));
     s->m.refused = r;
     if (s->opt.on_metrics)
         s->opt.on_metrics(s->opt.ctx, &s->m, final);

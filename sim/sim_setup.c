@@ -210,6 +210,8 @@ rm_err sim_peer_start(rm_sim *s, uint32_t i) {
     c.gossip_interval_us = s->sc.interval_us;
     c.exchange_timeout_us = s->sc.timeout_us;
     c.exchanges_max = s->forest ? 1 : s->sc.concurrent;
+    c.steps_per_merge = s->sc.steps_per_merge;
+    c.merge_wait_us = s->sc.merge_wait_us;
     c.view_max = s->sc.view;
     c.shuffle_len = s->sc.shuffle;
     c.view_shuffle = s->sc.view_shuffle;
@@ -298,6 +300,9 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
     rm_forest_config_default(&s->fc);
     if (s->forest && rm_forest_config_parse(sc->model, &s->fc, diag) != RM_OK)
         return RM_EMODEL_SPEC;
+    if (s->forest && sc->steps_per_merge)
+        return rm_diag_set(diag, RM_EINVAL, "[gossip] steps_per_merge: a forest merges "
+                                            "no models (its trees travel as items)");
     if (sc->ckpt_every_us && !s->vector && !s->opt.ckpt_dir)
         return rm_diag_set(diag, RM_EINVAL, "[checkpoint] every: the run was given no "
                                             "folder for the peers' checkpoint stores");

@@ -79,12 +79,12 @@ static void trains_a_csv_file(void **state) {
 }
 
 /* Two real peers on 127.0.0.1 (their own processes, keys, allow-list),
- * training on halves of a small CSV and gossiping until they agree. */
-static void cluster_of_two_peers(void **state) {
-    (void)state;
+ * training on halves of a small CSV and gossiping until they agree;
+ * `extra`: more cluster flags. */
+static void two_peers_learn_the_blobs(const char *name, const char *extra) {
     char path[512], dir[512];
-    snprintf(path, sizeof path, "%s/cluster-blobs.csv", RUMOR_TMP);
-    snprintf(dir, sizeof dir, "%s/cluster-%d", RUMOR_TMP, (int)getpid());
+    snprintf(path, sizeof path, "%s/%s-blobs.csv", RUMOR_TMP, name);
+    snprintf(dir, sizeof dir, "%s/%s-%d", RUMOR_TMP, name, (int)getpid());
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     for (int i = 0; i < 600; i++) {
@@ -92,11 +92,11 @@ static void cluster_of_two_peers(void **state) {
         fprintf(f, "%d,%.3f,%.3f\n", k, k * 3.0 + (i % 7) * 0.1, -k * 2.0 + (i % 5) * 0.1);
     }
     fclose(f);
-    int port = 20000 + (int)(getpid() % 20000);
+    int port = 20000 + (int)(getpid() % 20000) + (extra[0] ? 2 : 0);
     int rc = run_rumor(out, sizeof out,
                        "cluster --peers 2 --data %s --model mlp:2-8-3 --steps 300 "
-                       "--batch 16 --lr 0.03 --interval 20 --port %d --dir %s --json",
-                       path, port, dir);
+                       "--batch 16 --lr 0.03 --interval 20 --port %d --dir %s --json %s",
+                       path, port, dir, extra);
     if (rc != 0)
         fail_msg("rumor cluster failed (%d): %s", rc, out);
     assert_int_equal((int)json_number(out, "finished"), 2);
@@ -105,6 +105,18 @@ static void cluster_of_two_peers(void **state) {
     if (!(json_number(out, "mean_test_accuracy") > 0.9))
         fail_msg("the peers did not learn the blobs: %s", out);
     assert_true(json_number(out, "bytes_sent") > 0);
+}
+
+static void cluster_of_two_peers(void **state) {
+    (void)state;
+    two_peers_learn_the_blobs("cluster", "");
+}
+
+/* The same with bounded staleness: each step waits for the partner's
+ * model, and the peers still finish (no deadlock between two waiters). */
+static void cluster_with_a_merge_per_step(void **state) {
+    (void)state;
+    two_peers_learn_the_blobs("cluster-sync", "--steps-per-merge 1");
 }
 
 /* rumor node --config: keys are flags, the command line overrides them, a
@@ -503,6 +515,7 @@ int main(void) {
         cmocka_unit_test(trains_a_csv_file),
         cmocka_unit_test(keygen_writes_a_private_key_file_once),
         cmocka_unit_test(cluster_of_two_peers),
+        cmocka_unit_test(cluster_with_a_merge_per_step),
         cmocka_unit_test(node_config_files),
         cmocka_unit_test(save_eval_predict),
         cmocka_unit_test(export_every_model_kind),

@@ -266,8 +266,10 @@ static void frames_come_from_the_configured_pool(void **state) {
     assert_int_equal(pool.frees, pool.allocs);
 }
 
-/* Builds a PUSH from `from` carrying model y. */
-static rm_action push_of(const tpeer *from, const float *y, uint32_t n) {
+/* Builds a PUSH from `from` carrying model y, asking a pairwise partner
+ * for the share `weight` (0: one half). */
+static rm_action push_weighted(const tpeer *from, const float *y, uint32_t n,
+                               double weight) {
     rm_frame f;
     memset(&f, 0, sizeof f);
     static uint64_t exchange = 77; /* a new exchange each time */
@@ -275,7 +277,7 @@ static rm_action push_of(const tpeer *from, const float *y, uint32_t n) {
     f.u.ex.exchange = exchange++;
     f.u.ex.incarnation = 1;
     f.u.ex.version = 1;
-    f.u.ex.weight = (double)RM_PUSHSUM_UNIT / 2;
+    f.u.ex.weight = weight;
     f.u.ex.nentries = 1;
     memcpy(f.u.ex.entries[0].id, from->id, RM_ID_BYTES);
     f.u.ex.entries[0].incarnation = 1;
@@ -287,6 +289,76 @@ static rm_action push_of(const tpeer *from, const float *y, uint32_t n) {
     a.bytes = malloc(size);
     assert_int_equal(rm_wire_encode(&f, a.bytes, size, &a.len), RM_OK);
     return a;
+}
+
+static rm_action push_of(const tpeer *from, const float *y, uint32_t n) {
+    return push_weighted(from, y, n, 0.0);
+}
+
+static void one_step_per_merge(rm_peer_config *c) {
+    c->steps_per_merge = 1;
+    c->merge_wait_us = 5000;
+    c->gossip_interval_us = 1000000; /* no exchange of its own in the way */
+}
+
+/* steps_per_merge = 1: after a step with no merge the peer asks for no
+ * step until a partner's model is merged (here a PUSH), or until
+ * merge_wait has passed; a merge during the step counts. */
+static void bounded_staleness_waits_for_a_merge(void **state) {
+    (void)state;
+    tpeer a, b;
+    make(&a, 1, 0.0f, true, one_step_per_merge);
+    make(&b, 2, 4.0f, false, NULL);
+    expect(&a, RM_ACT_RUN_STEP);
+    rm_peer_handle(a.core, 100, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 8});
+    expect_none(&a); /* waiting */
+    assert_int_equal(rm_peer_next_deadline(a.core), 5100);
+    rm_peer_handle(a.core, 200, &(rm_input){.kind = RM_IN_TIMER});
+    expect_none(&a);
+    float y[N];
+    for (int i = 0; i < N; i++)
+        y[i] = 4.0f;
+    rm_action m = push_of(&b, y, N);
+    deliver(&a, &b, &m, 300);
+    free(expect(&a, RM_ACT_SEND).bytes); /* the reply ... */
+    expect(&a, RM_ACT_RUN_STEP);         /* ... and the next step */
+    /* A PUSH queued during the step is merged at its end: no wait. */
+    m = push_of(&b, y, N);
+    deliver(&a, &b, &m, 350);
+    rm_peer_handle(a.core, 400, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 8});
+    free(expect(&a, RM_ACT_SEND).bytes);
+    expect(&a, RM_ACT_RUN_STEP);
+    /* No partner at all: it waits merge_wait, then trains on. */
+    rm_peer_handle(a.core, 500, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 8});
+    expect_none(&a);
+    rm_peer_handle(a.core, 5499, &(rm_input){.kind = RM_IN_TIMER});
+    expect_none(&a);
+    rm_peer_handle(a.core, 5500, &(rm_input){.kind = RM_IN_TIMER});
+    expect(&a, RM_ACT_RUN_STEP);
+    const rm_peer_stats *st = rm_peer_get_stats(a.core);
+    assert_int_equal(st->steps, 3);
+    assert_int_equal(st->merges, 2);
+    assert_int_equal(st->merge_waits, 2);
+    assert_int_equal(st->merge_wait_timeouts, 1);
+    rm_peer_free(a.core);
+    rm_peer_free(b.core);
+    /* A wait of 0, or a peer with no model to merge, is refused. */
+    rm_peer_config c;
+    rm_peer_config_default(&c);
+    memset(c.id, 9, RM_ID_BYTES);
+    c.params = a.x;
+    c.n = N;
+    c.steps_per_merge = 2;
+    c.merge_wait_us = 0;
+    rm_rng r;
+    rm_rng_seed(&r, 9);
+    rm_peer *p = NULL;
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    c.merge_wait_us = 1000;
+    c.n = 0;
+    c.params = NULL;
+    c.items_max = 8;
+    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
 }
 
 static void bad_models_are_refused_and_counted(void **state) {
@@ -312,10 +384,16 @@ static void bad_models_are_refused_and_counted(void **state) {
         y[i] = 1e7f; /* far beyond 100x the local norm + 1e3 */
     m = push_of(&b, y, N);
     deliver(&a, &b, &m, 4);
+    for (int i = 0; i < N; i++)
+        y[i] = 1.0f;
+    m = push_weighted(&b, y, N, 0.75); /* a pairwise share above 1/2 */
+    deliver(&a, &b, &m, 5);
     const rm_peer_stats *st = rm_peer_get_stats(a.core);
     assert_int_equal(st->refused_nonfinite, 2);
     assert_int_equal(st->refused_shape, 1);
     assert_int_equal(st->refused_norm, 1);
+    assert_int_equal(st->refused_weight, 1);
+    assert_int_equal(rm_peer_refused(st), 5);
     assert_int_equal(st->merges, 0);
     assert_memory_equal(a.x, before, sizeof before);
     rm_peer_free(a.core);
@@ -616,7 +694,9 @@ static void three_in_flight(rm_peer_config *c) {
 /* exchanges_max = 3: up to three PUSHes out at once, each to a different
  * partner; a fourth round starts nothing; replies in any order are each
  * matched to their own exchange, and pairwise merging still conserves the
- * sum (each slot keeps the model its PUSH carried). */
+ * sum (each slot keeps the model its PUSH carried). Each side moves by a
+ * quarter, not a half (three halves would overshoot: 0 -> 30 against
+ * partners at 10, 20, 30), and the reply echoes that share. */
 static void concurrent_exchanges_overlap_and_conserve_the_sum(void **state) {
     (void)state;
     tpeer a, q[3];
@@ -651,14 +731,20 @@ static void concurrent_exchanges_overlap_and_conserve_the_sum(void **state) {
     int from[3];
     for (int k = 0; k < 3; k++) {
         from[k] = push[k].peer[0] - 2;
+        assert_float_equal(decode(&push[k]).u.ex.weight, 0.25, 0);
         deliver(&q[from[k]], &a, &push[k], now);
         reply[k] = expect(&q[from[k]], RM_ACT_SEND);
+    }
+    for (int k = 0; k < 3; k++) {
+        assert_float_equal(decode(&reply[k]).u.ex.weight, 0.25, 0);
+        assert_float_equal(q[from[k]].x[0], 7.5f * (float)(from[k] + 1), 1e-5);
     }
     for (int k = 2; k >= 0; k--) /* answers in another order than asked */
         deliver(&a, &q[from[k]], &reply[k], now + 1);
     for (int i = 0; i < N; i++)
         after += (double)a.x[i] + q[0].x[i] + q[1].x[i] + q[2].x[i];
     assert_float_equal(after, before, 1e-3);
+    assert_float_equal(a.x[0], 15.0f, 1e-5); /* (10 + 20 + 30) / 4 */
     assert_int_equal(rm_peer_get_stats(a.core)->exchanges_done, 3);
     assert_int_equal(rm_peer_get_stats(a.core)->unexpected, 0);
     rm_peer_free(a.core);
@@ -1459,6 +1545,7 @@ int main(void) {
         cmocka_unit_test(duplicated_pushes_are_merged_once),
         cmocka_unit_test(pairwise_conserves_the_sum_when_the_initiator_moved),
         cmocka_unit_test(concurrent_exchanges_overlap_and_conserve_the_sum),
+        cmocka_unit_test(bounded_staleness_waits_for_a_merge),
         cmocka_unit_test(leave_sends_to_everyone_in_the_view),
         cmocka_unit_test(rejoin_pulls_a_fresh_model_before_training),
         cmocka_unit_test(rejoin_gives_up_when_nobody_answers),

@@ -106,6 +106,9 @@ static void examples_land_in_their_fields(void **state) {
     assert_true(s.label_skew);
     assert_int_equal(s.merge, RM_MERGE_AGE);
     assert_true(s.logit_adjust == 1.0f);
+    assert_int_equal(s.concurrent, 2);
+    assert_int_equal(s.steps_per_merge, 1);
+    assert_int_equal(s.merge_wait_us, 500000);
     assert_int_equal(s.topo.kind, RM_TOPO_FULL);
     assert_int_equal(s.topo.k, 8);
     assert_int_equal(s.link.latency.kind, RM_DIST_LOGNORMAL);
@@ -203,6 +206,9 @@ static void bad_values(void **state) {
     refused("[checkpoint]\nkeep = 0\n", "line 2", "[checkpoint] keep: '0'", NULL);
     refused("[model]\nlogit_adjust = -1\n", "line 2", "[model] logit_adjust: '-1'", NULL);
     refused("[gossip]\nconcurrent = 17\n", "line 2", "[gossip] concurrent: '17'", NULL);
+    refused("[gossip]\nmerge_wait = 0s\n", "line 2", "[gossip] merge_wait", "above 0", NULL);
+    refused("[gossip]\nsteps_per_merge = few\n", "line 2", "[gossip] steps_per_merge: 'few'",
+            NULL);
     refused("[checkpoint]\nevery = soon\n", "line 2", "[checkpoint] every", NULL);
     refused("[link]\nlatency = lognorm:80\n", "line 2", "[link] latency: 'lognorm:80'",
             "is not a distribution", "unknown distribution 'lognorm'", NULL);
