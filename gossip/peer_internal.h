@@ -42,7 +42,8 @@ typedef struct {
     uint8_t peer[RM_ID_BYTES];
     rm_time_us deadline;
     uint64_t sent_weight;    /* push-sum: the weight the PUSH carried */
-    float *sent;             /* (n) pairwise: the model as sent in the PUSH */
+    float *sent;             /* (n) pairwise: the model as sent in the PUSH,
+                                from frame_alloc while the exchange is open */
 } peer_exchange;
 
 struct rm_peer {

@@ -16,27 +16,58 @@
  * encoding a 4 KB frame writes to cache instead of missing on every line
  * (glibc gave back the oldest free chunk of the size). Each buffer starts
  * with a header holding its class; a free one keeps the next free buffer
- * of its class there. Virtual time is unaffected: buffers are only memory. */
+ * of its class there. Virtual time is unaffected: buffers are only memory.
+ * Large buffers (a 400 KB model's frames, and the copy a pairwise peer
+ * keeps of the model it sent) are pooled too: glibc trimmed the heap top
+ * when one was freed and faulted fresh pages in for the next, which made
+ * those copies cost 2.7 times the rest of iid-16's gossip. */
 typedef union {
-    uint32_t cls;             /* in use: its class, or SIM_FRAME_CLASSES */
+    uint32_t cls;             /* in use: its class (below) */
     void *next;               /* free: the next free buffer of the class */
     max_align_t align;
 } frame_head;
 
+/* Classes: 0 .. SIM_FRAME_CLASSES - 1 small, then SIM_BIG_CLASSES big
+ * ones, then one for plain malloc. */
+enum { CLS_BIG = SIM_FRAME_CLASSES, CLS_MALLOC = SIM_FRAME_CLASSES + SIM_BIG_CLASSES };
+
+static void **free_list(rm_sim *s, uint32_t cls) {
+    return cls < CLS_BIG ? &s->frames[cls] : &s->big[cls - CLS_BIG].free;
+}
+
+/* The big class of `pages` pages, claimed if new; CLS_MALLOC when all
+ * are taken by other sizes. */
+static uint32_t big_class(rm_sim *s, size_t pages) {
+    for (uint32_t k = 0; k < SIM_BIG_CLASSES; k++) {
+        if (s->big[k].pages == pages)
+            return CLS_BIG + k;
+        if (s->big[k].pages == 0) {
+            s->big[k].pages = pages;
+            return CLS_BIG + k;
+        }
+    }
+    return CLS_MALLOC;
+}
+
 void *sim_frame_alloc(void *sim, size_t len) {
     rm_sim *s = sim;
-    size_t cls = (len + sizeof(frame_head) - 1) / SIM_FRAME_CLASS;
-    frame_head *h;
-    if (cls >= SIM_FRAME_CLASSES) {
-        if (len > SIZE_MAX - sizeof *h || !(h = malloc(sizeof *h + len)))
-            return NULL;
-        cls = SIM_FRAME_CLASSES;
-    } else if ((h = s->frames[cls])) {
-        s->frames[cls] = h->next;
-    } else if (!(h = malloc((cls + 1) * SIM_FRAME_CLASS))) {
+    if (len > SIZE_MAX - sizeof(frame_head) - SIM_BIG_PAGE)
         return NULL;
+    size_t need = len + sizeof(frame_head);
+    uint32_t cls = (uint32_t)((need - 1) / SIM_FRAME_CLASS);
+    size_t bytes = ((size_t)cls + 1) * SIM_FRAME_CLASS;
+    if (cls >= SIM_FRAME_CLASSES) {
+        size_t pages = (need + SIM_BIG_PAGE - 1) / SIM_BIG_PAGE;
+        cls = big_class(s, pages);
+        bytes = cls == CLS_MALLOC ? need : pages * SIM_BIG_PAGE;
     }
-    h->cls = (uint32_t)cls;
+    void **list = cls == CLS_MALLOC ? NULL : free_list(s, cls);
+    frame_head *h;
+    if (list && (h = *list))
+        *list = h->next;
+    else if (!(h = malloc(bytes)))
+        return NULL;
+    h->cls = cls;
     return h + 1;
 }
 
@@ -45,22 +76,24 @@ void sim_frame_free(void *sim, void *bytes) {
     if (!bytes)
         return;
     frame_head *h = (frame_head *)bytes - 1;
-    uint32_t cls = h->cls;
-    if (cls >= SIM_FRAME_CLASSES) {
+    if (h->cls == CLS_MALLOC) {
         free(h);
         return;
     }
-    h->next = s->frames[cls];
-    s->frames[cls] = h;
+    void **list = free_list(s, h->cls);
+    h->next = *list;
+    *list = h;
 }
 
 void sim_frames_release(rm_sim *s) {
-    for (uint32_t c = 0; c < SIM_FRAME_CLASSES; c++)
-        while (s->frames[c]) {
-            frame_head *h = s->frames[c];
-            s->frames[c] = h->next;
+    for (uint32_t c = 0; c < CLS_MALLOC; c++) {
+        void **list = free_list(s, c);
+        while (*list) {
+            frame_head *h = *list;
+            *list = h->next;
             free(h);
         }
+    }
 }
 
 /* ---- messages in flight ------------------------------------------------- */

@@ -67,10 +67,14 @@ typedef struct {
 } sim_msg;
 
 /* Frame buffers are pooled in size classes of SIM_FRAME_CLASS bytes (its
- * header included), up to SIM_FRAME_CLASSES of them; larger frames are
- * plain malloc. */
+ * header included), up to SIM_FRAME_CLASSES of them; larger ones in
+ * classes of whole 4 KB pages, up to SIM_BIG_CLASSES different sizes a run
+ * (a model's frames and its copies sent: one or two), beyond that plain
+ * malloc. */
 #define SIM_FRAME_CLASS 64
 #define SIM_FRAME_CLASSES 256
+#define SIM_BIG_PAGE 4096
+#define SIM_BIG_CLASSES 8
 
 typedef struct {
     uint64_t key;             /* src << 32 | dst, + 1 (0 = empty) */
@@ -112,6 +116,10 @@ struct rm_sim {
     uint32_t *msg_free, msg_free_len;
     void *frames[SIM_FRAME_CLASSES]; /* free frame buffers per size class,
                                  each a LIFO list (sim_frame_alloc) */
+    struct {
+        size_t pages;         /* 0: unused */
+        void *free;           /* LIFO list, as frames[] */
+    } big[SIM_BIG_CLASSES];
     sim_link *links;          /* open addressing, power-of-two size */
     uint32_t links_len, links_cap;
     double *mean;             /* (n) metrics scratch */
