@@ -17,7 +17,7 @@ double sim_host_seconds(void) {
 
 /* Seed streams: every consumer of randomness gets its own, so that adding
  * draws in one place never shifts another's. */
-enum { STREAM_NET = 1, STREAM_FAULT, STREAM_TOPO, STREAM_SHARD, STREAM_DEVICE,
+enum { STREAM_NET = 1, STREAM_FAULT, STREAM_TOPO, STREAM_SHARD, STREAM_DEVICE, STREAM_EVAL,
        STREAM_INIT = 1u << 20, STREAM_LEARN = 2u << 20, STREAM_CORE = 3u << 20,
        STREAM_FOREST = 4u << 20 };
 
@@ -354,15 +354,22 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
             return RM_ENOMEM;
         if ((err = make_shards(s, diag)))
             return err;
-        uint32_t rows = sc->eval_rows < s->opt.test->n ? sc->eval_rows
-                                                       : (uint32_t)s->opt.test->n;
-        uint32_t *first = malloc((size_t)rows * sizeof *first);
-        if (!first)
+        /* The periodic metrics' rows: a random sample of the test set (the
+         * final row uses all of it). Fashion-MNIST's first 2,000 test
+         * rows are easier than the rest: they read 2.0-2.3 points above
+         * the final row at the same model. */
+        uint32_t tn = (uint32_t)s->opt.test->n;
+        uint32_t rows = sc->eval_rows < tn ? sc->eval_rows : tn;
+        uint32_t *pick = malloc((size_t)tn * sizeof *pick);
+        if (!pick)
             return RM_ENOMEM;
-        for (uint32_t k = 0; k < rows; k++)
-            first[k] = k;
-        err = rm_dataset_subset(s->opt.test, first, rows, &s->eval);
-        free(first);
+        for (uint32_t k = 0; k < tn; k++)
+            pick[k] = k;
+        rm_rng er;
+        rm_rng_seed_stream(&er, s->opt.seed, STREAM_EVAL);
+        rm_rng_shuffle_u32(&er, pick, tn);
+        err = rm_dataset_subset(s->opt.test, pick, rows, &s->eval);
+        free(pick);
         if (err)
             return err;
         if (s->forest) {
