@@ -93,6 +93,13 @@ void rm_rng_shuffle_u32(rm_rng *r, uint32_t *v, size_t n) {
     }
 }
 
+void rm_rng_sample_sorted(rm_rng *r, uint32_t n, uint32_t m, uint32_t *out) {
+    uint32_t got = 0;
+    for (uint32_t k = 0; k < n && got < m; k++)
+        if (rm_rng_below(r, n - k) < m - got) /* probability (m - got) / (n - k) */
+            out[got++] = k;
+}
+
 void rm_rng_seed_stream(rm_rng *r, uint64_t seed, uint64_t stream) {
     uint64_t x = seed;
     uint64_t mixed = splitmix64(&x) ^ (stream * 0xd1342543de82ef95ULL);

@@ -39,6 +39,12 @@ double rm_rng_gamma(rm_rng *r, double shape);
 /* Fisher-Yates shuffle of n uint32 indices in place. O(n). */
 void rm_rng_shuffle_u32(rm_rng *r, uint32_t *v, size_t n);
 
+/* Writes m distinct indices of [0, n), m <= n, drawn uniformly and in
+ * ascending order (selection sampling, Knuth's Algorithm S), to out (m):
+ * a random sample of rows that a reader can still stream in file order.
+ * O(n). */
+void rm_rng_sample_sorted(rm_rng *r, uint32_t n, uint32_t m, uint32_t *out);
+
 /* Seeds an independent stream of one run: the state is a function of (seed,
  * stream) alone, so peer i's generator never depends on how many draws
  * peer j made. */

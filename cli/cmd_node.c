@@ -65,7 +65,7 @@ static const char usage[] =
     "run:\n"
     "  --seed S              seed: shards (all nodes must agree) and init (1)\n"
     "  --status MS           status line period (2000; 0: none)\n"
-    "  --eval-rows N         test rows evaluated for the status line (1000)\n"
+    "  --eval-rows N         test rows evaluated (a random sample; 1000)\n"
     "  --max-seconds T       stop after T seconds (0: no limit)\n"
     "  --linger T            seconds to keep gossiping after --steps (2)\n"
     "checkpoints (docs/CHECKPOINTS.md):\n"
@@ -413,6 +413,21 @@ static rm_err pick_shard(const rm_dataset *labels, const node_args *a, uint32_t 
     return err;
 }
 
+/* The test rows the node evaluates on: --eval-rows of the n, a random
+ * sample in file order, the same on every node (the first rows of
+ * Fashion-MNIST's test set are easier than the rest). Sets *m; NULL when
+ * out of memory. */
+static uint32_t *eval_rows_pick(const node_args *a, size_t n, size_t *m) {
+    *m = a->eval_rows < n ? a->eval_rows : n;
+    uint32_t *idx = malloc((*m ? *m : 1) * sizeof *idx);
+    if (idx) {
+        rm_rng r;
+        rm_rng_seed_stream(&r, a->seed, 7);
+        rm_rng_sample_sorted(&r, (uint32_t)n, (uint32_t)*m, idx);
+    }
+    return idx;
+}
+
 /* The folder of IDX files --data names, or NULL (a CSV or libsvm file). */
 static const char *idx_folder(const char *data) {
     struct stat st;
@@ -447,13 +462,8 @@ static rm_err load_idx_rows(const char *dir, const node_args *a, rm_dataset *sha
         err = rm_mnist_paths(dir, RM_MNIST_TEST, img, lab, sizeof img, d);
     if (!err)
         err = rm_idx_read_labels(lab, 10, &labels, d);
-    if (!err) {
-        m = a->eval_rows < labels.n ? a->eval_rows : labels.n;
-        if (!(idx = malloc((m ? m : 1) * sizeof *idx)))
-            err = rm_diag_set(d, RM_ENOMEM, "out of memory");
-        for (size_t k = 0; !err && k < m; k++)
-            idx[k] = (uint32_t)k;
-    }
+    if (!err && !(idx = eval_rows_pick(a, labels.n, &m)))
+        err = rm_diag_set(d, RM_ENOMEM, "out of memory");
     rm_dataset_free(&labels);
     if (!err)
         err = rm_idx_read_pair_rows(img, lab, 10, idx, m, eval, d);
@@ -464,8 +474,8 @@ static rm_err load_idx_rows(const char *dir, const node_args *a, rm_dataset *sha
     return err;
 }
 
-/* Reads the node's shard of the training rows and its eval rows (the first
- * --eval-rows test rows). Returns -1 when it has both, else the exit code
+/* Reads the node's shard of the training rows and its eval rows (--eval-rows
+ * test rows drawn from the seed). Returns -1 when it has both, else the exit code
  * after saying why. */
 static int load_data(const char *cmd, const node_args *a, rm_dataset *shard, rm_dataset *eval) {
     const char *dir = idx_folder(a->data);
@@ -491,13 +501,8 @@ static int load_data(const char *cmd, const node_args *a, rm_dataset *shard, rm_
             err = rm_dataset_subset(&all, idx, m, shard);
         free(idx);
         idx = NULL;
-        if (!err) {
-            m = a->eval_rows < test.n ? a->eval_rows : test.n;
-            if (!(idx = malloc((m ? m : 1) * sizeof *idx)))
-                err = RM_ENOMEM;
-            for (size_t k = 0; !err && k < m; k++)
-                idx[k] = (uint32_t)k;
-        }
+        if (!err && !(idx = eval_rows_pick(a, test.n, &m)))
+            err = RM_ENOMEM;
         if (!err)
             err = rm_dataset_subset(&test, idx, m, eval);
         free(idx);

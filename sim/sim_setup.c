@@ -360,14 +360,12 @@ static rm_err setup(rm_sim *s, rm_diag *diag) {
          * the final row at the same model. */
         uint32_t tn = (uint32_t)s->opt.test->n;
         uint32_t rows = sc->eval_rows < tn ? sc->eval_rows : tn;
-        uint32_t *pick = malloc((size_t)tn * sizeof *pick);
+        uint32_t *pick = malloc(((size_t)rows + 1) * sizeof *pick);
         if (!pick)
             return RM_ENOMEM;
-        for (uint32_t k = 0; k < tn; k++)
-            pick[k] = k;
         rm_rng er;
         rm_rng_seed_stream(&er, s->opt.seed, STREAM_EVAL);
-        rm_rng_shuffle_u32(&er, pick, tn);
+        rm_rng_sample_sorted(&er, tn, rows, pick);
         err = rm_dataset_subset(s->opt.test, pick, rows, &s->eval);
         free(pick);
         if (err)

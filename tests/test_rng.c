@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/rng.h"
@@ -102,6 +103,33 @@ static void shuffle_is_a_permutation(void **state) {
     assert_true(moved > 90);
 }
 
+/* m of n, ascending and distinct, always exactly m (all of them when
+ * m = n, none when 0), and each index about equally often. */
+static void sorted_samples_are_uniform(void **state) {
+    (void)state;
+    rm_rng r;
+    rm_rng_seed(&r, 5);
+    uint32_t out[10];
+    int hits[20] = {0};
+    for (int t = 0; t < 20000; t++) {
+        rm_rng_sample_sorted(&r, 20, 10, out);
+        for (int i = 0; i < 10; i++) {
+            if (i > 0)
+                assert_true(out[i] > out[i - 1]);
+            assert_true(out[i] < 20);
+            hits[out[i]]++;
+        }
+    }
+    for (int k = 0; k < 20; k++) /* expected 10,000 each; sd about 71 */
+        assert_true(abs(hits[k] - 10000) < 400);
+    rm_rng_sample_sorted(&r, 10, 10, out);
+    for (uint32_t i = 0; i < 10; i++)
+        assert_int_equal(out[i], i);
+    out[0] = 77;
+    rm_rng_sample_sorted(&r, 10, 0, out);
+    assert_int_equal(out[0], 77);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(same_seed_same_bits),
@@ -110,6 +138,7 @@ int main(void) {
         cmocka_unit_test(floats_are_in_unit_interval),
         cmocka_unit_test(normal_and_gamma_moments),
         cmocka_unit_test(shuffle_is_a_permutation),
+        cmocka_unit_test(sorted_samples_are_uniform),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
