@@ -89,6 +89,24 @@ static void fire_timer(tpeer *t) {
 
 static void no_training(rm_peer_config *c) { c->train = false; }
 
+/* A default config over N floats at x, to try settings on. */
+static void vector_cfg(rm_peer_config *c, float *x) {
+    rm_peer_config_default(c);
+    memset(c->id, 9, RM_ID_BYTES);
+    c->params = x;
+    c->n = N;
+}
+
+/* What rm_peer_create says to c (a peer it makes is freed at once). */
+static rm_err try_create(const rm_peer_config *c) {
+    rm_rng r;
+    rm_rng_seed(&r, 9);
+    rm_peer *p = NULL;
+    rm_err err = rm_peer_create(&p, c, &r, 0);
+    rm_peer_free(p);
+    return err;
+}
+
 static void training_asks_for_steps_one_at_a_time(void **state) {
     (void)state;
     tpeer a;
@@ -346,21 +364,15 @@ static void bounded_staleness_waits_for_a_merge(void **state) {
     rm_peer_free(b.core);
     /* A wait of 0, or a peer with no model to merge, is refused. */
     rm_peer_config c;
-    rm_peer_config_default(&c);
-    memset(c.id, 9, RM_ID_BYTES);
-    c.params = a.x;
-    c.n = N;
+    vector_cfg(&c, a.x);
     c.steps_per_merge = 2;
     c.merge_wait_us = 0;
-    rm_rng r;
-    rm_rng_seed(&r, 9);
-    rm_peer *p = NULL;
-    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    assert_int_equal(try_create(&c), RM_EINVAL);
     c.merge_wait_us = 1000;
     c.n = 0;
     c.params = NULL;
     c.items_max = 8;
-    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    assert_int_equal(try_create(&c), RM_EINVAL);
 }
 
 static void bad_models_are_refused_and_counted(void **state) {
@@ -754,21 +766,15 @@ static void concurrent_exchanges_overlap_and_conserve_the_sum(void **state) {
         rm_peer_free(q[k].core);
     /* 1..RM_PEER_EXCHANGES_MAX, and 1 for a peer with items (one HAVE). */
     rm_peer_config c;
-    rm_peer_config_default(&c);
-    memset(c.id, 9, RM_ID_BYTES);
-    c.params = a.x;
-    c.n = N;
-    rm_rng r;
-    rm_rng_seed(&r, 9);
-    rm_peer *p = NULL;
+    vector_cfg(&c, a.x);
     uint32_t bad[] = {0, RM_PEER_EXCHANGES_MAX + 1};
     for (int k = 0; k < 2; k++) {
         c.exchanges_max = bad[k];
-        assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+        assert_int_equal(try_create(&c), RM_EINVAL);
     }
     c.exchanges_max = 2;
     c.items_max = 8;
-    assert_int_equal(rm_peer_create(&p, &c, &r, 0), RM_EINVAL);
+    assert_int_equal(try_create(&c), RM_EINVAL);
 }
 
 static void leave_sends_to_everyone_in_the_view(void **state) {
