@@ -61,6 +61,19 @@ static void exchange_end(rm_peer *p, peer_exchange *x) {
     }
 }
 
+/* The largest frame a peer of this model sends: header and fields, a full
+ * view sample, the model, and int8 scales at worst; with items, an ITEMS
+ * frame of the budget, or a HAVE of every id. (Computed per frame, not
+ * kept: 16 bytes of each of 10,000 simulated cores.) */
+static size_t frame_bytes_max(const rm_peer *p) {
+    size_t max = 1024 + (size_t)RM_VIEW_ENTRIES_MAX * (48 + RM_ADDR_MAX) + (size_t)p->cfg.n * 8;
+    if (p->cfg.items_max) {
+        size_t ids = (size_t)p->cfg.items_max * 8;
+        max += ids > p->cfg.items_frame_bytes ? ids : p->cfg.items_frame_bytes;
+    }
+    return max;
+}
+
 /* ---- actions ------------------------------------------------------------ */
 
 rm_action *peer_push_action(rm_peer *p, rm_action_kind kind) {
@@ -404,7 +417,9 @@ static void handle_frame(rm_peer *p, rm_time_us now, const uint8_t *from,
     rm_frame f;
     p->st.frames_in++;
     p->st.bytes_in += len;
-    if (rm_wire_decode(bytes, len, &p->lim, &f) != RM_OK) {
+    if (rm_wire_decode(bytes, len, &(rm_wire_limits){.model_n_max = p->cfg.n,
+                                                      .frame_bytes_max = frame_bytes_max(p)},
+                       &f) != RM_OK) {
         /* Garbage from an authenticated peer: drop it, serve the rest. */
         p->st.malformed++;
         rm_view_remove(&p->view, from);
@@ -627,16 +642,6 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
     p->rejoining = cfg->rejoin && cfg->n; /* a stale vector to refresh */
     p->rejoin_left = cfg->rejoin_rounds;
     p->weight = RM_PUSHSUM_UNIT;
-    p->lim.model_n_max = cfg->n;
-    /* The largest frame a peer of this model sends: header and fields,
-     * a full view sample, the model, and int8 scales at worst. */
-    p->lim.frame_bytes_max = 1024 + (size_t)RM_VIEW_ENTRIES_MAX * (48 + RM_ADDR_MAX) +
-                             (size_t)cfg->n * 8;
-    /* With items: an ITEMS frame of the budget, or a HAVE of every id. */
-    if (cfg->items_max) {
-        size_t ids = (size_t)cfg->items_max * 8;
-        p->lim.frame_bytes_max += ids > cfg->items_frame_bytes ? ids : cfg->items_frame_bytes;
-    }
     rm_err err = rm_view_init(&p->view, cfg->view_max, cfg->suspect_after,
                               cfg->drop_after);
     if (err)
@@ -651,10 +656,10 @@ rm_err rm_peer_create(rm_peer **out, const rm_peer_config *cfg,
     }
     if (cfg->delta) {
         p->bases = calloc(cfg->delta_bases_max, sizeof *p->bases);
-        p->dscratch = malloc(bytes);
-        p->qscratch = malloc(cfg->n);
-        p->sscratch = malloc(((size_t)cfg->n / cfg->delta_chunk + 1) * sizeof(float));
-        if (!p->bases || !p->dscratch || !p->qscratch || !p->sscratch)
+        /* One block: the delta, its int8 scales, its int8 values. */
+        size_t scales = (size_t)cfg->n / cfg->delta_chunk + 1;
+        p->dscratch = malloc(bytes + scales * sizeof(float) + cfg->n);
+        if (!p->bases || !p->dscratch)
             goto err;
     }
     /* Desynchronise peers: the first exchange comes at a random point of
@@ -697,8 +702,6 @@ void rm_peer_free(rm_peer *p) {
     if (p->ex != &p->ex1)
         free(p->ex);
     free(p->dscratch);
-    free(p->qscratch);
-    free(p->sscratch);
     peer_items_free(p);
     free(p);
 }

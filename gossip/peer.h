@@ -65,9 +65,9 @@ typedef struct {
     uint32_t view_max;             /* V */
     uint32_t shuffle_len;          /* view entries piggybacked per exchange */
     bool view_shuffle;             /* learn new peers from piggybacked entries */
+    bool train;                    /* keep asking for training steps */
     uint32_t suspect_after;        /* missed exchanges before suspicion */
     uint32_t drop_after;           /* missed exchanges before dropping */
-    bool train;                    /* keep asking for training steps */
     uint32_t steps_per_merge;      /* bounded staleness: after this many steps
                                       with no partner's model merged, wait for
                                       one before the next step; 0: never wait

@@ -51,7 +51,6 @@ struct rm_peer {
     rm_rng rng;
     rm_view view;
     rm_peer_stats st;
-    rm_wire_limits lim;
     uint64_t version;        /* ++ on every step and merge */
     double sumsq;            /* the model's sum of squares ... */
     uint64_t sumsq_version;  /* ... at version sumsq_version - 1 (0: never) */
@@ -63,7 +62,9 @@ struct rm_peer {
                                 merge or merge_wait_until */
     bool rejoining;          /* waiting for a fresh model (cfg.rejoin) */
     bool own_scratch;
+    bool have_open;          /* our HAVE(want_reply) awaits its answer */
     uint32_t rejoin_left;    /* rounds left to wait for it */
+    uint32_t npending;
     rm_time_us next_gossip;
     peer_exchange *ex;       /* (nex) exchanges we started: &ex1, or an array */
     uint32_t nex;            /* cfg.exchanges_max */
@@ -79,7 +80,6 @@ struct rm_peer {
     uint32_t rounds;         /* gossip rounds started */
     uint32_t steps_unmerged; /* steps since a partner's model was merged */
     rm_time_us merge_wait_until;
-    uint32_t npending;
     rm_action *out;          /* FIFO of actions: out[head .. len) */
     uint32_t out_head, out_len, out_cap;
     uint32_t nbases;
@@ -87,20 +87,26 @@ struct rm_peer {
     float *scratch;          /* (n): a decoded incoming model */
     const uint8_t *y;        /* the incoming model being merged: n native
                                 floats, in scratch or (zero copy) in the frame */
-    float *dscratch;         /* (n): an outgoing delta */
-    int8_t *qscratch;        /* (n): its int8 form */
-    float *sscratch;         /* (n / chunk + 1): its scales */
+    float *dscratch;         /* (n): an outgoing delta; then in the same block
+                                delta_scales and delta_q */
     rm_item *items;          /* (items_cap) the item set, ascending ids */
     uint32_t nitems, items_cap;
     uint64_t *offered;       /* ids handed to the shell (RM_ACT_ITEM) during
                                 the current input, sent twice by then */
     uint32_t noffered, offered_cap;
-    struct {                 /* our open HAVE(want_reply): its answer gets ITEMS */
-        bool open;
+    struct {                 /* our HAVE(want_reply) (have_open): its answer
+                                gets ITEMS */
         uint64_t id;
         uint8_t peer[RM_ID_BYTES];
     } have;
 };
+
+/* The outgoing delta's int8 scales (n / chunk + 1) and values (n), after
+ * it in its block. */
+static inline float *delta_scales(const rm_peer *p) { return p->dscratch + p->cfg.n; }
+static inline int8_t *delta_q(const rm_peer *p) {
+    return (int8_t *)(delta_scales(p) + p->cfg.n / p->cfg.delta_chunk + 1);
+}
 
 typedef enum { MODEL_OK, MODEL_NEED_FULL, MODEL_REFUSED } peer_model_status;
 

@@ -99,7 +99,7 @@ void peer_send_have(rm_peer *p, const uint8_t *to, uint64_t exchange, bool want_
     h->ids = ids;
     h->id_bytes = NULL;
     if (want_reply) {
-        p->have.open = true;
+        p->have_open = true;
         p->have.id = exchange;
         memcpy(p->have.peer, to, RM_ID_BYTES);
     }
@@ -159,12 +159,12 @@ void peer_on_have(rm_peer *p, const uint8_t *from, const rm_wire_have *h) {
         return;
     }
     /* The answer to our HAVE: it ends an items-only peer's exchange. */
-    if (!p->have.open || p->have.id != h->exchange ||
+    if (!p->have_open || p->have.id != h->exchange ||
         memcmp(p->have.peer, from, RM_ID_BYTES) != 0) {
         p->st.unexpected++;
         return;
     }
-    p->have.open = false;
+    p->have_open = false;
     peer_exchange *x = p->cfg.n == 0 ? peer_find_exchange(p, from, h->exchange) : NULL;
     if (x) {
         x->active = false;

@@ -64,12 +64,12 @@ uint64_t peer_fill_model(rm_peer *p, const uint8_t *peer, uint64_t base_id,
     b->used = ++p->clock;
     rm_vec_sub(p->dscratch, p->cfg.params, b->v, n);
     if (p->cfg.delta_int8) {
-        rm_vec_quantize_i8(p->dscratch, p->qscratch, p->sscratch, n,
+        rm_vec_quantize_i8(p->dscratch, delta_q(p), delta_scales(p), n,
                            p->cfg.delta_chunk);
         m->encoding = RM_ENC_I8_DELTA;
         m->chunk = p->cfg.delta_chunk;
-        m->i8 = p->qscratch;
-        m->scales = p->sscratch;
+        m->i8 = delta_q(p);
+        m->scales = delta_scales(p);
     } else {
         m->encoding = RM_ENC_F32_DELTA;
         m->f32 = p->dscratch;
