@@ -327,9 +327,13 @@ int rm_cmd_cluster(int argc, char **argv) {
             continue;
         }
         double acc = json_num(json, "test_accuracy");
-        printf("  peer %-2d test accuracy %.2f%%  merges %.0f  exchanges %.0f  sent %.1f MB\n",
+        printf("  peer %-2d test accuracy %.2f%%  merges %.0f  exchanges %.0f  sent %.1f MB",
                i, 100 * acc, json_num(json, "merges"), json_num(json, "exchanges_done"),
                json_num(json, "bytes_out") / 1e6);
+        if (strcmp(a.steps_per_merge, "0") != 0) /* bounded staleness */
+            printf("  waited for a merge %.0f times (%.0f in vain)",
+                   json_num(json, "merge_waits"), json_num(json, "merge_wait_timeouts"));
+        putchar('\n');
         sum += acc;
         lo = acc < lo ? acc : lo;
         hi = acc > hi ? acc : hi;

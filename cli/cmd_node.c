@@ -784,7 +784,8 @@ int rm_cmd_node(int argc, char **argv) {
                "\"handshake_timeouts\":%llu,\"idle_closes\":%llu,"
                "\"frames_refused\":%llu,\"frames_dropped\":%llu,\"bytes_in\":%llu,"
                "\"bytes_out\":%llu,\"incarnation\":%llu,\"ckpt_saves\":%llu,"
-               "\"ckpt_failed\":%llu,\"ckpt_last_step\":%llu,\"seconds\":%.3f}\n",
+               "\"ckpt_failed\":%llu,\"ckpt_last_step\":%llu,\"merge_waits\":%llu,"
+               "\"merge_wait_timeouts\":%llu,\"seconds\":%.3f}\n",
                fp, (unsigned long long)s->steps, (unsigned long long)s->merges,
                (unsigned long long)s->exchanges_done,
                (unsigned long long)s->exchanges_timed_out, res.test_accuracy, res.test_loss,
@@ -796,7 +797,8 @@ int rm_cmd_node(int argc, char **argv) {
                (unsigned long long)res.frames_dropped, (unsigned long long)res.wire_bytes_in,
                (unsigned long long)res.wire_bytes_out, (unsigned long long)nc.core.incarnation,
                (unsigned long long)res.ckpt_saves, (unsigned long long)res.ckpt_failed,
-               (unsigned long long)res.ckpt_last_step, res.seconds);
+               (unsigned long long)res.ckpt_last_step, (unsigned long long)s->merge_waits,
+               (unsigned long long)s->merge_wait_timeouts, res.seconds);
     code = RM_EXIT_OK;
     goto out;
 out:

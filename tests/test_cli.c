@@ -105,6 +105,9 @@ static void two_peers_learn_the_blobs(const char *name, const char *extra) {
     if (!(json_number(out, "mean_test_accuracy") > 0.9))
         fail_msg("the peers did not learn the blobs: %s", out);
     assert_true(json_number(out, "bytes_sent") > 0);
+    const char *waited = strstr(out, "waited for a merge ");
+    if (extra[0] && (!waited || atoi(waited + strlen("waited for a merge ")) < 1))
+        fail_msg("peer 0 did not wait for a merge: %s", out);
 }
 
 static void cluster_of_two_peers(void **state) {
