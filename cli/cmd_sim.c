@@ -315,6 +315,10 @@ int rm_cmd_sim(int argc, char **argv) {
                (unsigned long long)m->refused, (unsigned long long)m->deliveries);
         printf("  bytes sent          %.1f MB; %llu events\n", m->bytes_sent / 1e6,
                (unsigned long long)m->events);
+        if (sc.steps_per_merge)
+            printf("  merge waits         %llu (%llu ended by merge_wait, not a merge)\n",
+                   (unsigned long long)m->merge_waits,
+                   (unsigned long long)m->merge_wait_timeouts);
         printf("  wall time           %.1f s: training %.1f s, evaluation %.1f s, "
                "the rest %.1f s (%.1f%%)\n", wall, tm->learn_seconds, tm->eval_seconds,
                wall - tm->learn_seconds - tm->eval_seconds, 100 * overhead);
@@ -343,7 +347,8 @@ int rm_cmd_sim(int argc, char **argv) {
         printf("{\"seed\":%llu,\"peers\":%u,\"virtual_seconds\":%.3f,"
                "\"mean_test_accuracy\":%.6f,\"min_test_accuracy\":%.6f,"
                "\"consensus_distance\":%.9e,\"mean_error\":%.9e,\"bytes_sent\":%llu,"
-               "\"events\":%llu,\"deliveries\":%llu,\"wall_seconds\":%.3f,"
+               "\"events\":%llu,\"deliveries\":%llu,\"merge_waits\":%llu,"
+               "\"wall_seconds\":%.3f,"
                "\"learn_seconds\":%.3f,\"eval_seconds\":%.3f,\"core_seconds\":%.3f,"
                "\"sim_overhead\":%.4f,\"sim_machinery\":%.4f}\n",
                (unsigned long long)seed, plan->peers, m->t_us / 1e6,
@@ -351,7 +356,8 @@ int rm_cmd_sim(int argc, char **argv) {
                isnan(m->acc_min) ? -1.0 : m->acc_min, m->consensus,
                isnan(m->mean_error) ? -1.0 : m->mean_error,
                (unsigned long long)m->bytes_sent, (unsigned long long)m->events,
-               (unsigned long long)m->deliveries, wall, tm->learn_seconds,
+               (unsigned long long)m->deliveries, (unsigned long long)m->merge_waits,
+               wall, tm->learn_seconds,
                tm->eval_seconds, tm->core_seconds, overhead, machinery);
     code = RM_EXIT_OK;
 out:

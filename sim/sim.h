@@ -29,12 +29,16 @@ typedef struct {
                                    union of trees that peer i lacks */
     double mean_error;          /* vector models: max |mean of live x - true mean| */
     uint64_t bytes_sent, msgs_sent, msgs_dropped, refused, deliveries, events;
+    uint64_t merge_waits, merge_wait_timeouts; /* steps_per_merge: times peers
+                                   waited for a merge, and waited in vain
+                                   (not in metrics.csv) */
 } rm_sim_metrics;
 
 typedef struct {
     uint64_t seed;
     const rm_dataset *train;    /* sharded over the peers (not for vectors) */
-    const rm_dataset *test;     /* metrics evaluate on its first eval_rows */
+    const rm_dataset *test;     /* metrics evaluate on eval_rows of it, drawn
+                                   at random (the final sample: all of it) */
     /* Called at every metrics sample and once at the end (final = 1, with
      * accuracy over the whole test set). May be NULL. */
     void (*on_metrics)(void *ctx, const rm_sim_metrics *m, int final);

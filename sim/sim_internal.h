@@ -127,6 +127,7 @@ struct rm_sim {
     rm_sim_timing timing;
     rm_sim_ckpt_stats ckpt;
     uint64_t refused_dead;
+    uint64_t waits_dead, wait_timeouts_dead; /* crashed cores' merge waits */
 };
 
 /* Monotonic host seconds, for rm_sim_timing only (never for behaviour). */

@@ -9,8 +9,12 @@
 /* (Forests refuse bad trees in the shell, s->items_refused, not the core.) */
 
 void sim_peer_retire_stats(rm_sim *s, uint32_t i) {
-    if (s->peer[i].core)
-        s->refused_dead += rm_peer_refused(rm_peer_get_stats(s->peer[i].core));
+    if (!s->peer[i].core)
+        return;
+    const rm_peer_stats *st = rm_peer_get_stats(s->peer[i].core);
+    s->refused_dead += rm_peer_refused(st);
+    s->waits_dead += st->merge_waits;
+    s->wait_timeouts_dead += st->merge_wait_timeouts;
 }
 
 /* One pass: mean_i ||x_i - m||^2 = mean_i ||x_i||^2 - ||m||^2, in double
@@ -92,9 +96,15 @@ void sim_metrics_sample(rm_sim *s, bool final) {
     }
     accuracy(s, final);
     uint64_t r = s->refused_dead + s->items_refused;
+    s->m.merge_waits = s->waits_dead;
+    s->m.merge_wait_timeouts = s->wait_timeouts_dead;
     for (uint32_t i = 0; i < s->sc.peers; i++)
-        if (s->peer[i].up)
-            r += rm_peer_refused(rm_peer_get_stats(s->peer[i].core));
+        if (s->peer[i].up) {
+            const rm_peer_stats *st = rm_peer_get_stats(s->peer[i].core);
+            r += rm_peer_refused(st);
+            s->m.merge_waits += st->merge_waits;
+            s->m.merge_wait_timeouts += st->merge_wait_timeouts;
+        }
     s->m.refused = r;
     if (s->opt.on_metrics)
         s->opt.on_metrics(s->opt.ctx, &s->m, final);
