@@ -271,6 +271,12 @@ int rm_cmd_sim(int argc, char **argv) {
                    "delta %s\n", plan->peers, sc.model, (unsigned long long)plan->params,
                    rm_merge_rule_name(sc.merge), sc.interval_us / 1e3, sc.view,
                    sc.delta ? (sc.delta_int8 ? "int8" : "f32") : "off");
+        printf("  gossip: %u exchange(s) in flight at most, timeout %.0f ms",
+               sc.concurrent, sc.timeout_us / 1e3);
+        if (sc.steps_per_merge)
+            printf("; a merge awaited after %u step(s) (%.0f ms at most)",
+                   sc.steps_per_merge, sc.merge_wait_us / 1e3);
+        putchar('\n');
         if (train.n)
             printf("  data: %zu train rows (%s, shards %llu..%llu rows), %u eval rows; "
                    "%llu steps per peer\n", train.n,
