@@ -802,13 +802,16 @@ static void status_line(node *n) {
     if (n->cfg->log) {
         fprintf(n->cfg->log,
                 "t=%.1fs step %llu loss %.4f test %.2f%% view %u conns %u merges %llu "
-                "bytes in %llu out %llu refused %llu dropped %llu\n",
+                "bytes in %llu out %llu refused %llu dropped %llu",
                 (double)core_now(n) / 1e6, (unsigned long long)s->steps, loss,
                 100.0 * n->res->test_accuracy, rm_peer_view_len(n->core),
                 count_conns(n, true), (unsigned long long)s->merges,
                 (unsigned long long)n->res->wire_bytes_in,
                 (unsigned long long)n->res->wire_bytes_out,
                 (unsigned long long)rm_peer_refused(s), (unsigned long long)n->res->frames_dropped);
+        if (n->cfg->core.steps_per_merge) /* bounded staleness */
+            fprintf(n->cfg->log, " waits %llu", (unsigned long long)s->merge_waits);
+        fputc('\n', n->cfg->log);
         fflush(n->cfg->log);
     }
 }
