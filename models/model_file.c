@@ -269,11 +269,8 @@ rm_err rm_model_file_save_params(const char *path, const char *descriptor,
     uint8_t *buf = malloc(n ? n * 4 : 1);
     if (!buf)
         return rm_diag_set(d, RM_ENOMEM, "%s: out of memory", path);
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, params + i, 4);
-        rm_le_put32(buf + 4 * i, u);
-    }
+    for (size_t i = 0; i < n; i++)
+        rm_le_putf32(buf + 4 * i, params[i]);
     rm_err err = rm_model_file_save(path, descriptor, buf, n * 4, d);
     free(buf);
     return err;
@@ -293,9 +290,7 @@ rm_err rm_model_file_mlp(const char *descriptor, const uint8_t *payload,
                            "payload holds %zu bytes", descriptor, n, n * 4, len);
     if ((err = rm_mlp_create(out, &spec, 0.0f, batch_max)))
         return rm_diag_set(d, err, "'%s': %s", descriptor, rm_strerror(err));
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u = rm_le_get32(payload + 4 * i);
-        memcpy((*out)->params + i, &u, 4);
-    }
+    for (size_t i = 0; i < n; i++)
+        (*out)->params[i] = rm_le_getf32(payload + 4 * i);
     return RM_OK;
 }

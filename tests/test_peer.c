@@ -797,6 +797,17 @@ static void leave_sends_to_everyone_in_the_view(void **state) {
 }
 
 
+/* A training peer takes one step of `samples` rows and stops training
+ * (the step it had asked for next ends with 0 rows): two steps counted. */
+static void train_one_step(tpeer *t, uint64_t samples) {
+    expect(t, RM_ACT_RUN_STEP);
+    rm_peer_handle(t->core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = samples});
+    expect(t, RM_ACT_RUN_STEP);
+    rm_peer_set_training(t->core, false);
+    rm_peer_handle(t->core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 0});
+    expect_none(t);
+}
+
 static void rejoin(rm_peer_config *c) {
     c->rejoin = true;
     c->rejoin_rounds = 2;
@@ -810,12 +821,7 @@ static void rejoin_pulls_a_fresh_model_before_training(void **state) {
     tpeer a, b;
     make(&a, 1, 0.0f, true, rejoin);
     make(&b, 2, 10.0f, true, NULL);
-    expect(&b, RM_ACT_RUN_STEP);
-    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 300});
-    expect(&b, RM_ACT_RUN_STEP);
-    rm_peer_set_training(b.core, false);
-    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 0});
-    expect_none(&b);
+    train_one_step(&b, 300);
     float b_before[N];
     memcpy(b_before, b.x, sizeof b_before);
     link_up(&a, &b);
@@ -847,12 +853,7 @@ static void rejoin_takes_a_push_as_the_fresh_model(void **state) {
     tpeer a, b;
     make(&a, 1, 0.0f, true, rejoin);
     make(&b, 2, 10.0f, true, NULL);
-    expect(&b, RM_ACT_RUN_STEP);
-    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 300});
-    expect(&b, RM_ACT_RUN_STEP);
-    rm_peer_set_training(b.core, false);
-    rm_peer_handle(b.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 0});
-    expect_none(&b);
+    train_one_step(&b, 300);
     float b_before[N];
     memcpy(b_before, b.x, sizeof b_before);
     link_up(&b, &a);
@@ -900,12 +901,7 @@ static void saved_state_round_trips_and_bad_blobs_are_refused(void **state) {
     make(&a, 1, 0.0f, true, deltas);
     make(&b, 2, 10.0f, false, deltas);
     rm_peer_set_training(a.core, true);
-    expect(&a, RM_ACT_RUN_STEP);
-    rm_peer_handle(a.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 32});
-    expect(&a, RM_ACT_RUN_STEP);
-    rm_peer_set_training(a.core, false);
-    rm_peer_handle(a.core, 1, &(rm_input){.kind = RM_IN_STEP_DONE, .samples = 0});
-    expect_none(&a);
+    train_one_step(&a, 32);
     link_up(&a, &b);
     fire_timer(&a);
     rm_action push = expect(&a, RM_ACT_SEND);
